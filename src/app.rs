@@ -1,0 +1,162 @@
+//! From parsed arguments to an exit status: builds the runtime, wires SIGINT/SIGTERM to the
+//! shutdown signal (first: stop and flush; second: exit at once), and runs the subcommand.
+
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, LabArgs, ProbeArgs};
+use crate::config::ScanConfig;
+use crate::exit::Exit;
+use crate::inventory::{Host, Inventory, PortSet, parse_port_list};
+use crate::lab::{self, Behaviour};
+use crate::report::{Format, Output, narrative::Narrative};
+use crate::shutdown::{self, Shutdown, Trigger};
+use crate::verdict::Expect;
+use crate::{demo, run};
+
+/// Run the command; the runtime is shut down without waiting for stuck resolver threads.
+pub fn main_with(cli: Cli) -> Exit {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("telltale: cannot start the runtime: {e}");
+            return Exit::Incomplete;
+        }
+    };
+    let exit = rt.block_on(async {
+        let (trigger, shutdown) = shutdown::channel();
+        tokio::spawn(on_signals(trigger));
+        dispatch(cli, shutdown).await
+    });
+    // A hung getaddrinfo cannot be cancelled: do not wait for it.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    exit
+}
+
+async fn on_signals(trigger: Trigger) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    trigger.fire();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("telltale: interrupted twice: exiting at once");
+    std::process::exit(130);
+}
+
+async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
+    match cli.command {
+        Command::Scan(a) => {
+            let cfg = ScanConfig::from(&a.opts);
+            match Inventory::load(&a.inventories, cfg.overrides) {
+                Ok(inv) => run::scan(inv, &cfg, shutdown).await,
+                Err(e) => {
+                    eprintln!("telltale: {e}");
+                    eprintln!("telltale: inventory invalid: nothing scanned");
+                    Exit::Usage
+                }
+            }
+        }
+        Command::Probe(a) => probe(a, shutdown).await,
+        Command::Demo(a) => demo::run(ScanConfig::from(&a.opts), shutdown).await,
+        Command::Lab(a) => serve_lab(a, shutdown).await,
+    }
+}
+
+async fn probe(a: ProbeArgs, shutdown: Shutdown) -> Exit {
+    let cfg = ScanConfig::from(&a.opts);
+    let fail = |m: String| {
+        eprintln!("telltale: {m}");
+        Exit::Usage
+    };
+    let host = match Host::parse(&a.host) {
+        Ok(Host::Net(_)) => {
+            return fail(format!(
+                "`{}`: probe takes one host; use scan for CIDR blocks",
+                a.host
+            ));
+        }
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let mut expect = Expect::EMPTY;
+    for w in a.expect.split(',') {
+        match Expect::parse_word(w) {
+            Ok(e) => expect = expect.union(e),
+            Err(e) => return fail(format!("--expect: {e}")),
+        }
+    }
+    let yaml = format!(
+        "targets:\n  - host: \"{host}\"\n    port: {}\n    expect: [{}]\n",
+        a.port,
+        expect.names().join(", ")
+    );
+    let mut inv = Inventory::default();
+    if let Err(e) = inv.add_text("<command line>", &yaml, cfg.overrides) {
+        return fail(e.to_string());
+    }
+    if cfg.format == Format::Table && cfg.output.is_none() {
+        let sink = Box::new(Narrative::new(Output::stdout()));
+        run::scan_into(inv, &cfg, shutdown, sink).await
+    } else {
+        run::scan(inv, &cfg, shutdown).await
+    }
+}
+
+async fn serve_lab(a: LabArgs, mut shutdown: Shutdown) -> Exit {
+    let groups = [
+        (Behaviour::Open, &a.open),
+        (Behaviour::Banner, &a.banner),
+        (Behaviour::Closed, &a.closed),
+        (Behaviour::ClosedMsg, &a.closed_msg),
+        (Behaviour::Reset, &a.reset),
+        (Behaviour::BannerReset, &a.banner_reset),
+        (Behaviour::Refused, &a.refused),
+        (Behaviour::Filtered, &a.filtered),
+        (Behaviour::Stream, &a.stream),
+    ];
+    let mut plan = Vec::new();
+    for (b, lists) in groups {
+        for list in lists {
+            if list.trim() == "0" {
+                plan.push((b, 0));
+                continue;
+            }
+            match parse_port_list(list) {
+                Ok(r) => plan.extend(PortSet::from_ranges(r).iter().map(|p| (b, p))),
+                Err(e) => {
+                    eprintln!("telltale lab: --{}: {e}", b.name());
+                    return Exit::Usage;
+                }
+            }
+        }
+    }
+    let lab = match lab::start(a.ip, &plan) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("telltale lab: {e}");
+            return Exit::Incomplete;
+        }
+    };
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for (b, addr) in &lab.services {
+            let _ = writeln!(out, "{} {addr}", b.name());
+        }
+        let _ = writeln!(out, "ready");
+        let _ = out.flush();
+    }
+    shutdown.wait().await;
+    drop(lab);
+    Exit::Ok
+}

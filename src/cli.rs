@@ -1,0 +1,156 @@
+//! Command-line arguments (clap derive). Only this module and `main` know about clap; the core
+//! takes a [`ScanConfig`](crate::config::ScanConfig).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+/// Can I connect, and if not, why not? — telnet's answer for a whole inventory of host:port pairs.
+#[derive(Debug, Parser)]
+#[command(name = "telltale", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan every host:port of one or more YAML inventories (merged in order).
+    Scan(ScanArgs),
+    /// Probe one host:port and explain, telnet-style, what happened and who to ask.
+    Probe(ProbeArgs),
+    /// Start built-in loopback services showing each verdict and scan targets.example.yaml against them.
+    Demo(DemoArgs),
+    /// Serve loopback test services (for tests and benchmarks).
+    #[command(hide = true)]
+    Lab(LabArgs),
+}
+
+/// `telltale scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Inventory files (YAML).
+    #[arg(required = true, value_name = "INVENTORY")]
+    pub inventories: Vec<PathBuf>,
+    #[command(flatten)]
+    pub opts: Opts,
+}
+
+/// `telltale probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Name, IPv4 or IPv6 address.
+    pub host: String,
+    /// Port (1-65535).
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// Expected verdict(s) or alias, e.g. `blocked` or `open,refused`.
+    #[arg(long, default_value = "open")]
+    pub expect: String,
+    #[command(flatten)]
+    pub opts: Opts,
+}
+
+/// `telltale demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub opts: Opts,
+}
+
+/// `telltale lab` (hidden): PORTS are lists like `22,80,8000-8010`; 0 picks a free port.
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub ip: IpAddr,
+    /// Accept and hold, silent.
+    #[arg(long)]
+    pub open: Vec<String>,
+    /// Accept, send an SSH-like banner, hold.
+    #[arg(long)]
+    pub banner: Vec<String>,
+    /// Accept and close at once (FIN).
+    #[arg(long)]
+    pub closed: Vec<String>,
+    /// Accept, send "Host is not allowed to connect", close.
+    #[arg(long)]
+    pub closed_msg: Vec<String>,
+    /// Accept and reset (RST).
+    #[arg(long)]
+    pub reset: Vec<String>,
+    /// Accept, send a banner, reset.
+    #[arg(long)]
+    pub banner_reset: Vec<String>,
+    /// Bound but not listening: connects are refused.
+    #[arg(long)]
+    pub refused: Vec<String>,
+    /// Accept queue full: SYNs dropped, connects time out.
+    #[arg(long)]
+    pub filtered: Vec<String>,
+    /// Accept and send bytes forever.
+    #[arg(long)]
+    pub stream: Vec<String>,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    crate::inventory::parse_duration(s)
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!("bad rate `{s}`, expected connects per second > 0")),
+    }
+}
+
+/// Flags shared by scan, probe and demo.
+#[derive(Debug, Args, Clone)]
+pub struct Opts {
+    /// Connect timeout (e.g. 3s, 500ms). Overrides the inventory's `defaults:`; a target's own
+    /// `timeout:` still wins. Below ~1.2s, ICMP answers that arrive after the kernel's first SYN
+    /// retransmit (IPv6 rejects) read as `filtered`. [default: 3s]
+    #[arg(long, value_parser = duration, value_name = "DUR")]
+    pub timeout: Option<Duration>,
+    /// Linger window after connecting: how long to keep reading to see whether the peer closes
+    /// or resets. 0 = connect-only (like nmap -sT). Precedence as --timeout. [default: 1s]
+    #[arg(long, value_parser = duration, value_name = "DUR")]
+    pub linger: Option<Duration>,
+    /// Probes in flight at once (clamped to the file-descriptor budget).
+    #[arg(short = 'c', long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+    /// Probes in flight per address: high enough for a one-host port sweep, low enough not to
+    /// overflow a service's accept backlog or trip per-host rate limits and IDS.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub per_host: u32,
+    /// New connects per second across the scan (default: unlimited).
+    #[arg(long, value_parser = positive_rate, value_name = "PER_SEC")]
+    pub rate: Option<f64>,
+    /// Extra attempts for `filtered` and `local-error` outcomes only.
+    #[arg(long, default_value_t = 1)]
+    pub retries: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the output to FILE atomically (temp file in the same directory, fsync, rename).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Table: show every result, not only those not as expected.
+    #[arg(long)]
+    pub all: bool,
+    /// Never draw the progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Allow inventories that expand to more than 1,048,576 probes.
+    #[arg(long)]
+    pub allow_large: bool,
+    /// Name lookups in flight at once (getaddrinfo runs on blocking threads).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub dns_concurrency: u32,
+}

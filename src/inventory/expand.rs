@@ -1,0 +1,88 @@
+//! Lazy expansion of targets into probes: memory does not grow with the number of probes.
+//!
+//! Within a CIDR target the order is port-major (every address on port 1, then every address
+//! on port 2, ...), which spreads load across hosts instead of hammering one.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpAddrRange;
+
+use super::{Host, Target};
+
+/// One unit of work before name resolution: a target, an address (None for a name) and a port.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// The inventory entry.
+    pub target: Arc<Target>,
+    /// The address, or None when the host is a name still to be resolved.
+    pub addr: Option<IpAddr>,
+    /// The port.
+    pub port: u16,
+}
+
+/// Iterator over every probe of an inventory.
+pub struct Probes {
+    targets: Vec<Arc<Target>>,
+    ti: usize,
+    port_idx: u64,
+    cur_port: u16,
+    addrs: Option<IpAddrRange>,
+}
+
+impl Probes {
+    pub(super) fn new(targets: Vec<Arc<Target>>) -> Probes {
+        Probes {
+            targets,
+            ti: 0,
+            port_idx: 0,
+            cur_port: 0,
+            addrs: None,
+        }
+    }
+}
+
+impl Iterator for Probes {
+    type Item = Probe;
+
+    fn next(&mut self) -> Option<Probe> {
+        loop {
+            let t = self.targets.get(self.ti)?;
+            match &t.host {
+                Host::Ip(_) | Host::Name(_) => {
+                    if let Some(port) = t.ports.nth(self.port_idx) {
+                        self.port_idx += 1;
+                        let addr = if let Host::Ip(ip) = t.host {
+                            Some(ip)
+                        } else {
+                            None
+                        };
+                        return Some(Probe {
+                            target: t.clone(),
+                            addr,
+                            port,
+                        });
+                    }
+                }
+                Host::Net(net) => {
+                    if let Some(a) = self.addrs.as_mut().and_then(Iterator::next) {
+                        return Some(Probe {
+                            target: t.clone(),
+                            addr: Some(a),
+                            port: self.cur_port,
+                        });
+                    }
+                    if let Some(port) = t.ports.nth(self.port_idx) {
+                        self.port_idx += 1;
+                        self.cur_port = port;
+                        self.addrs = Some(net.hosts());
+                        continue;
+                    }
+                }
+            }
+            self.ti += 1;
+            self.port_idx = 0;
+            self.addrs = None;
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The inventory: YAML files → validated [`Target`]s → a lazy stream of [`Probe`]s.
+//!
+//! Deserialization goes straight into typed structs with `deny_unknown_fields` and custom
+//! visitors for `host`, `ports` and `expect`, so that every error names file, line and column
+//! (serde_yaml attaches the node's position to errors raised inside visitors). No untagged or
+//! flattened enums: they lose the position and turn a typo into a silent default.
+//! serde_yaml is used in this module only.
+
+mod expand;
+mod host;
+mod ports;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+pub use expand::{Probe, Probes};
+pub use host::Host;
+pub use ports::{PortSet, parse_list as parse_port_list};
+
+use crate::verdict::Expect;
+
+/// Inventories expanding to more probes than this are refused unless `--allow-large`.
+pub const LARGE_INVENTORY: u128 = 1 << 20;
+
+/// Built-in connect timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Built-in linger window.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(1);
+
+/// An inventory error, positioned in its file.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct InventoryError {
+    /// File as given on the command line.
+    pub file: String,
+    /// 1-based line (0 when the error has no position, e.g. the file cannot be read).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+/// Settings from the command line that override each file's `defaults:` (per-target keys still win).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Overrides {
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+    /// `--linger`.
+    pub linger: Option<Duration>,
+}
+
+/// One validated inventory entry with its settings resolved.
+#[derive(Debug)]
+pub struct Target {
+    /// File it came from.
+    pub file: Arc<str>,
+    /// Position of the entry in its file's `targets:` list (0-based).
+    pub index: usize,
+    /// Optional label.
+    pub name: Option<Arc<str>>,
+    /// What to probe.
+    pub host: Host,
+    /// The host as written (after normalisation), shared by every record.
+    pub host_label: Arc<str>,
+    /// Ports to probe.
+    pub ports: PortSet,
+    /// Acceptable verdicts.
+    pub expect: Expect,
+    /// Free-form labels copied into every record.
+    pub tags: Arc<[String]>,
+    /// Connect timeout.
+    pub timeout: Duration,
+    /// Linger window (zero = connect-only).
+    pub linger: Duration,
+}
+
+impl Target {
+    /// Probes this entry stands for (names count one address per port).
+    pub fn probe_count(&self) -> u128 {
+        self.host
+            .address_count()
+            .saturating_mul(u128::from(self.ports.len()))
+    }
+}
+
+/// All targets of all inventory files, in order.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Entries, in file order then list order.
+    pub targets: Vec<Arc<Target>>,
+    /// Non-fatal findings (duplicates), to print on stderr.
+    pub warnings: Vec<String>,
+}
+
+impl Inventory {
+    /// Load and merge several files in order.
+    pub fn load(paths: &[impl AsRef<Path>], ov: Overrides) -> Result<Inventory, InventoryError> {
+        let mut inv = Inventory::default();
+        for p in paths {
+            let path = p.as_ref();
+            let label = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| InventoryError {
+                file: label.clone(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read inventory: {e}"),
+            })?;
+            inv.add_text(&label, &text, ov)?;
+        }
+        inv.dedupe();
+        Ok(inv)
+    }
+
+    /// Parse one file's text and append its targets.
+    pub fn add_text(
+        &mut self,
+        file: &str,
+        text: &str,
+        ov: Overrides,
+    ) -> Result<(), InventoryError> {
+        let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        let file: Arc<str> = Arc::from(file);
+        let defaults = raw.defaults.unwrap_or_default();
+        let timeout = ov
+            .timeout
+            .or(defaults.timeout.map(|d| d.0))
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let linger = ov
+            .linger
+            .or(defaults.linger.map(|d| d.0))
+            .unwrap_or(DEFAULT_LINGER);
+        let expect = defaults.expect.unwrap_or_default();
+        for (index, t) in raw.targets.into_iter().enumerate() {
+            if !t.ports.repeated.is_empty() {
+                self.warnings.push(format!(
+                    "{file}: targets[{index}] ({}) lists port(s) {:?} more than once; each is probed once",
+                    t.host, t.ports.repeated
+                ));
+            }
+            self.targets.push(Arc::new(Target {
+                file: file.clone(),
+                index,
+                host_label: Arc::from(t.host.to_string()),
+                name: t.name.map(Arc::from),
+                host: t.host,
+                ports: t.ports,
+                expect: t.expect.unwrap_or(expect),
+                tags: t.tags.into(),
+                timeout: t.timeout.map_or(timeout, |d| d.0),
+                linger: t.linger.map_or(linger, |d| d.0),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Warn about entries that repeat (name, host, port) of an earlier entry, and drop the repeats
+    /// so that every (name, address, port) yields exactly one record.
+    fn dedupe(&mut self) {
+        for i in 1..self.targets.len() {
+            let (earlier, rest) = self.targets.split_at_mut(i);
+            let t = &mut rest[0];
+            for e in earlier.iter() {
+                if e.name != t.name || e.host != t.host {
+                    continue;
+                }
+                let dup = t.ports.intersection(&e.ports);
+                if dup.is_empty() {
+                    continue;
+                }
+                self.warnings.push(format!(
+                    "{}: targets[{}] ({}) repeats port(s) {dup} of {}: targets[{}]; probed once, with the first entry's settings",
+                    t.file, t.index, t.host, e.file, e.index
+                ));
+                if let Some(tm) = Arc::get_mut(t) {
+                    tm.ports = tm.ports.difference(&e.ports);
+                }
+            }
+        }
+        self.targets.retain(|t| !t.ports.is_empty());
+    }
+
+    /// Total probes after expansion (names count one address).
+    pub fn probe_count(&self) -> u128 {
+        self.targets
+            .iter()
+            .map(|t| t.probe_count())
+            .fold(0, u128::saturating_add)
+    }
+
+    /// Refuse inventories that expand past [`LARGE_INVENTORY`] unless allowed.
+    pub fn check_size(&self, allow_large: bool) -> Result<(), InventoryError> {
+        let n = self.probe_count();
+        if n <= LARGE_INVENTORY || allow_large {
+            return Ok(());
+        }
+        let biggest = self.targets.iter().max_by_key(|t| t.probe_count());
+        let (file, what) = biggest.map_or((String::new(), String::new()), |t| {
+            (
+                t.file.to_string(),
+                format!(
+                    " (largest: targets[{}] {} × {} ports)",
+                    t.index,
+                    t.host,
+                    t.ports.len()
+                ),
+            )
+        });
+        Err(InventoryError {
+            file,
+            line: 0,
+            column: 0,
+            message: format!(
+                "inventory expands to {n} probes, more than {LARGE_INVENTORY}{what}; pass --allow-large to scan it anyway"
+            ),
+        })
+    }
+
+    /// Whether any target has a connect timeout short enough to read ICMP answers as `filtered`.
+    pub fn shortest_timeout(&self) -> Option<Duration> {
+        self.targets.iter().map(|t| t.timeout).min()
+    }
+
+    /// The lazy probe stream.
+    pub fn probes(&self) -> Probes {
+        Probes::new(self.targets.clone())
+    }
+}
+
+fn yaml_error(file: &str, e: &serde_yaml::Error) -> InventoryError {
+    let mut message = e.to_string();
+    let (line, column) = match e.location() {
+        Some(loc) => {
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            if let Some(i) = message.find(&suffix) {
+                message.replace_range(i..i + suffix.len(), "");
+            }
+            (loc.line(), loc.column())
+        }
+        None => (0, 0),
+    };
+    InventoryError {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// A duration like `3s`, `500ms`, `1m`; a bare `0` means zero.
+#[derive(Clone, Copy, Debug)]
+struct Dur(Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration like 3s or 500ms")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Dur, E> {
+                if n == 0 {
+                    Ok(Dur(Duration::ZERO))
+                } else {
+                    Err(E::custom(format!(
+                        "bare number {n}, expected a duration with a unit like {n}s or {n}ms"
+                    )))
+                }
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
+                parse_duration(s).map(Dur).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parse `3s`, `500ms`, `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("bad duration `{s}` ({e}), expected e.g. 3s or 500ms"))
+}
+
+impl<'de> Deserialize<'de> for Expect {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Expect;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a verdict, an alias (reachable, blocked, denied) or a list of them")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Expect, E> {
+                Expect::parse_word(s).map_err(E::custom)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Expect, A::Error> {
+                let mut e = Expect::EMPTY;
+                while let Some(w) = seq.next_element::<ExpectWord>()? {
+                    e = e.union(w.0);
+                }
+                if e.is_empty() {
+                    return Err(de::Error::custom(
+                        "empty expect list, expected at least one verdict",
+                    ));
+                }
+                Ok(e)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+struct ExpectWord(Expect);
+
+impl<'de> Deserialize<'de> for ExpectWord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ExpectWord;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a verdict or an alias")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ExpectWord, E> {
+                Expect::parse_word(s).map(ExpectWord).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    defaults: Option<RawDefaults>,
+    #[serde(deserialize_with = "nonempty_targets")]
+    targets: Vec<RawTarget>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    timeout: Option<Dur>,
+    linger: Option<Dur>,
+    expect: Option<Expect>,
+}
+
+fn nonempty_targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<RawTarget>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<RawTarget>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a non-empty list of targets")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<RawTarget>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(t) = seq.next_element()? {
+                out.push(t);
+            }
+            if out.is_empty() {
+                return Err(de::Error::custom(
+                    "empty targets list, expected at least one target",
+                ));
+            }
+            Ok(out)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<RawTarget>, E> {
+            Err(E::custom("empty targets, expected at least one target"))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// One `targets:` entry as written.
+struct RawTarget {
+    name: Option<String>,
+    host: Host,
+    ports: PortSet,
+    expect: Option<Expect>,
+    tags: Vec<String>,
+    timeout: Option<Dur>,
+    linger: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Field {
+    Name,
+    Host,
+    Port,
+    Ports,
+    Expect,
+    Tags,
+    Timeout,
+    Linger,
+}
+
+impl<'de> Deserialize<'de> for RawTarget {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TargetVisitor)
+    }
+}
+
+struct TargetVisitor;
+
+fn set<T, E: de::Error>(slot: &mut Option<T>, v: T, key: &'static str) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(key));
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+impl<'de> Visitor<'de> for TargetVisitor {
+    type Value = RawTarget;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a target mapping with `host` and `port` or `ports`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTarget, A::Error> {
+        let (mut name, mut host, mut port, mut ports) = (None, None, None, None);
+        let (mut expect, mut tags, mut timeout, mut linger) = (None, None, None, None);
+        while let Some(key) = map.next_key::<Field>()? {
+            match key {
+                Field::Name => set(&mut name, map.next_value::<String>()?, "name")?,
+                Field::Host => set(&mut host, map.next_value::<Host>()?, "host")?,
+                Field::Port => set(&mut port, map.next_value::<PortSet>()?, "port")?,
+                Field::Ports => set(&mut ports, map.next_value::<PortSet>()?, "ports")?,
+                Field::Expect => set(&mut expect, map.next_value::<Expect>()?, "expect")?,
+                Field::Tags => set(&mut tags, map.next_value::<Vec<String>>()?, "tags")?,
+                Field::Timeout => set(&mut timeout, map.next_value::<Dur>()?, "timeout")?,
+                Field::Linger => set(&mut linger, map.next_value::<Dur>()?, "linger")?,
+            }
+        }
+        let host = host.ok_or_else(|| {
+            de::Error::custom("target has no `host`, expected a name, address or CIDR")
+        })?;
+        let ports = match (port, ports) {
+            (Some(_), Some(_)) => {
+                return Err(de::Error::custom(
+                    "target has both `port` and `ports`, expected one of them",
+                ));
+            }
+            (Some(p), None) | (None, Some(p)) => p,
+            (None, None) => return Err(de::Error::custom("target has no `port` or `ports`")),
+        };
+        Ok(RawTarget {
+            name,
+            host,
+            ports,
+            expect,
+            tags: tags.unwrap_or_default(),
+            timeout,
+            linger,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

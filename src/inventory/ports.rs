@@ -1,0 +1,294 @@
+//! Port lists: `22`, `"22,80,8000-8010"`, or a YAML list of numbers and range strings.
+//!
+//! Parsing happens inside the serde visitor so that every error carries the line and column
+//! of the offending node.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+/// A normalised port set: sorted, merged, inclusive ranges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortSet {
+    ranges: Vec<(u16, u16)>,
+    /// Ports listed more than once in the same list (for a warning).
+    pub repeated: Vec<u16>,
+}
+
+impl PortSet {
+    /// Build from raw inclusive ranges, merging overlaps and remembering repeats.
+    pub fn from_ranges(mut raw: Vec<(u16, u16)>) -> PortSet {
+        raw.sort_unstable();
+        let mut ranges: Vec<(u16, u16)> = Vec::with_capacity(raw.len());
+        let mut repeated = Vec::new();
+        for (lo, hi) in raw {
+            match ranges.last_mut() {
+                Some(last) if lo <= last.1 => {
+                    repeated.push(lo);
+                    last.1 = last.1.max(hi);
+                }
+                Some(last) if u32::from(lo) == u32::from(last.1) + 1 => last.1 = hi,
+                _ => ranges.push((lo, hi)),
+            }
+        }
+        PortSet { ranges, repeated }
+    }
+
+    /// Number of ports.
+    pub fn len(&self) -> u64 {
+        self.ranges
+            .iter()
+            .map(|(lo, hi)| u64::from(*hi) - u64::from(*lo) + 1)
+            .sum()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The ranges.
+    pub fn ranges(&self) -> &[(u16, u16)] {
+        &self.ranges
+    }
+
+    /// Every port, ascending, lazily.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        self.ranges.iter().flat_map(|&(lo, hi)| lo..=hi)
+    }
+
+    /// The port at position `i` (0-based) in ascending order.
+    pub fn nth(&self, mut i: u64) -> Option<u16> {
+        for &(lo, hi) in &self.ranges {
+            let n = u64::from(hi) - u64::from(lo) + 1;
+            if i < n {
+                return u16::try_from(u64::from(lo) + i).ok();
+            }
+            i -= n;
+        }
+        None
+    }
+
+    /// Ports of `self` that are also in `other`.
+    pub fn intersection(&self, other: &PortSet) -> PortSet {
+        let mut out = Vec::new();
+        for &(a, b) in &self.ranges {
+            for &(c, d) in &other.ranges {
+                let (lo, hi) = (a.max(c), b.min(d));
+                if lo <= hi {
+                    out.push((lo, hi));
+                }
+            }
+        }
+        PortSet::from_ranges(out)
+    }
+
+    /// Ports of `self` that are not in `other`.
+    pub fn difference(&self, other: &PortSet) -> PortSet {
+        let mut out = Vec::new();
+        for &(a, b) in &self.ranges {
+            let mut lo = u32::from(a);
+            let hi = u32::from(b);
+            for &(c, d) in &other.ranges {
+                let (c, d) = (u32::from(c), u32::from(d));
+                if d < lo || c > hi {
+                    continue;
+                }
+                if c > lo {
+                    out.push((lo, c - 1));
+                }
+                lo = lo.max(d + 1);
+            }
+            if lo <= hi {
+                out.push((lo, hi));
+            }
+        }
+        let ranges = out
+            .into_iter()
+            .filter_map(|(l, h)| Some((u16::try_from(l).ok()?, u16::try_from(h).ok()?)))
+            .collect();
+        PortSet::from_ranges(ranges)
+    }
+}
+
+impl fmt::Display for PortSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .ranges
+            .iter()
+            .map(|(lo, hi)| {
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}-{hi}")
+                }
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+fn port_number(s: &str) -> Result<u16, String> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "bad port `{s}`, expected a number 1-65535 or a range like 8000-8010"
+        ));
+    }
+    match s.parse::<u32>() {
+        Ok(0) => Err("bad port 0, expected 1-65535".to_string()),
+        Ok(n) if n <= 65535 => Ok(n as u16),
+        _ => Err(format!("bad port {s}, expected 1-65535")),
+    }
+}
+
+/// Parse one item: `22` or `8000-8010`.
+pub fn parse_item(s: &str) -> Result<(u16, u16), String> {
+    match s.split_once('-') {
+        None => port_number(s).map(|p| (p, p)),
+        Some((a, b)) => {
+            let (lo, hi) = (port_number(a)?, port_number(b)?);
+            if lo > hi {
+                return Err(format!("reversed port range {lo}-{hi}, expected low-high"));
+            }
+            Ok((lo, hi))
+        }
+    }
+}
+
+/// Parse a comma-separated list: `22,80,8000-8010`.
+pub fn parse_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
+    if s.trim().is_empty() {
+        return Err("empty port list, expected ports like 22,80,8000-8010".to_string());
+    }
+    s.split(',').map(parse_item).collect()
+}
+
+fn number_item(n: u64) -> Result<(u16, u16), String> {
+    match n {
+        0 => Err("bad port 0, expected 1-65535".to_string()),
+        1..=65535 => Ok((n as u16, n as u16)),
+        _ => Err(format!("bad port {n}, expected 1-65535")),
+    }
+}
+
+struct PortsVisitor;
+
+impl<'de> Visitor<'de> for PortsVisitor {
+    type Value = PortSet;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(
+            "a port (22), a port list string (\"22,80,8000-8010\") or a list of ports and ranges",
+        )
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<PortSet, E> {
+        number_item(n)
+            .map(|r| PortSet::from_ranges(vec![r]))
+            .map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<PortSet, E> {
+        let n =
+            u64::try_from(n).map_err(|_| E::custom(format!("bad port {n}, expected 1-65535")))?;
+        self.visit_u64(n)
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<PortSet, E> {
+        parse_list(s).map(PortSet::from_ranges).map_err(E::custom)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PortSet, A::Error> {
+        let mut raw = Vec::new();
+        while let Some(item) = seq.next_element::<PortItem>()? {
+            raw.extend(item.0);
+        }
+        if raw.is_empty() {
+            return Err(de::Error::custom(
+                "empty port list, expected at least one port",
+            ));
+        }
+        Ok(PortSet::from_ranges(raw))
+    }
+}
+
+/// One element of a YAML port list (a number or a string with ranges).
+struct PortItem(Vec<(u16, u16)>);
+
+impl<'de> de::Deserialize<'de> for PortItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ItemVisitor;
+        impl Visitor<'_> for ItemVisitor {
+            type Value = PortItem;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port number or a range string like \"8000-8010\"")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<PortItem, E> {
+                number_item(n).map(|r| PortItem(vec![r])).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<PortItem, E> {
+                Err(E::custom(format!("bad port {n}, expected 1-65535")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<PortItem, E> {
+                parse_list(s).map(PortItem).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(ItemVisitor)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for PortSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PortsVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_ranges() {
+        let p = PortSet::from_ranges(parse_list("22,80,8000-8010").unwrap());
+        assert_eq!(p.len(), 13);
+        assert_eq!(p.iter().take(3).collect::<Vec<_>>(), vec![22, 80, 8000]);
+        assert_eq!(p.to_string(), "22,80,8000-8010");
+        assert_eq!(p.nth(2), Some(8000));
+        assert_eq!(p.nth(12), Some(8010));
+        assert_eq!(p.nth(13), None);
+    }
+
+    #[test]
+    fn merges_and_notes_repeats() {
+        let p = PortSet::from_ranges(parse_list("20-30,25,31,1").unwrap());
+        assert_eq!(p.ranges(), &[(1, 1), (20, 31)]);
+        assert_eq!(p.repeated, vec![25]);
+        let full = PortSet::from_ranges(parse_list("1-65535").unwrap());
+        assert_eq!(full.len(), 65535);
+    }
+
+    #[test]
+    fn errors_say_what_was_expected() {
+        assert!(parse_list("70000").unwrap_err().contains("bad port 70000"));
+        assert!(parse_list("0").unwrap_err().contains("bad port 0"));
+        assert!(
+            parse_list("90-80")
+                .unwrap_err()
+                .contains("reversed port range 90-80")
+        );
+        assert!(parse_list("http").unwrap_err().contains("bad port `http`"));
+        assert!(parse_list("").unwrap_err().contains("empty port list"));
+        assert!(parse_list("22,,23").is_err());
+    }
+
+    #[test]
+    fn set_algebra() {
+        let a = PortSet::from_ranges(parse_list("1-100").unwrap());
+        let b = PortSet::from_ranges(parse_list("10-20,50,100-200").unwrap());
+        assert_eq!(a.intersection(&b).to_string(), "10-20,50,100");
+        assert_eq!(a.difference(&b).to_string(), "1-9,21-49,51-99");
+        let c = PortSet::from_ranges(parse_list("65535").unwrap());
+        assert!(c.difference(&c).is_empty());
+    }
+}

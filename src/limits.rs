@@ -1,0 +1,37 @@
+//! File-descriptor budget: raise RLIMIT_NOFILE's soft limit toward the hard limit (never
+//! lowering the hard limit) and clamp concurrency to what the fds allow, so that EMFILE does
+//! not turn into wrong verdicts.
+
+/// Descriptors kept back for stdio, the output file, the runtime and the resolver.
+pub const RESERVE: u64 = 32;
+
+/// The concurrency the fd budget allows for a requested one, and a note when it was clamped.
+pub fn clamp_concurrency(want: usize, dns_concurrency: usize) -> (usize, Option<String>) {
+    let soft = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            return (
+                want,
+                Some(format!(
+                    "could not read RLIMIT_NOFILE ({e}); concurrency left at {want}"
+                )),
+            );
+        }
+    };
+    let open = open_fds();
+    let reserve = RESERVE + 4 * dns_concurrency as u64;
+    let budget = soft.saturating_sub(open + reserve).max(1);
+    if (want as u64) <= budget {
+        return (want, None);
+    }
+    let got = usize::try_from(budget).unwrap_or(want);
+    let note = format!(
+        "concurrency clamped from {want} to {got}: RLIMIT_NOFILE soft limit is {soft} (raised to the hard limit), \
+         {open} fds already open, {reserve} reserved; raise `ulimit -n` to probe more at once"
+    );
+    (got, Some(note))
+}
+
+fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count() as u64)
+}

@@ -1,0 +1,343 @@
+//! One probe of one address:port: connect with a timeout, then linger, reading, to see whether
+//! the peer closes or resets (keeping up to [`BANNER_MAX`] bytes of what it sends).
+//!
+//! The connect is done by hand with socket2 (non-blocking `connect()`, then tokio waits for
+//! writability) so that an error returned synchronously by `connect()` — no packet sent, a local
+//! cause — is told apart from one that came back from the network. Every socket is set to zero
+//! linger, so closing it sends a RST and leaves no TIME_WAIT behind. A probe never returns `Err`:
+//! every outcome, local failures included, is data.
+
+pub mod classify;
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use crate::shutdown::Shutdown;
+use crate::verdict::Verdict;
+pub use classify::{Phase, classify, errno_name};
+
+/// Most banner bytes kept per probe; the rest of what a peer sends is read and discarded.
+pub const BANNER_MAX: usize = 256;
+
+/// What one probe (all its attempts) found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Symbolic errno behind the verdict, if any.
+    pub errno: Option<String>,
+    /// Human explanation with timings.
+    pub detail: String,
+    /// Time from `connect()` to established, when it connected.
+    pub connect_ms: Option<f64>,
+    /// Time from established to the peer's FIN/RST, when it closed during the linger window.
+    pub closed_after_ms: Option<f64>,
+    /// First bytes the peer sent (raw, at most [`BANNER_MAX`]).
+    pub banner: Vec<u8>,
+    /// Attempts made (1 + retries used).
+    pub attempts: u32,
+}
+
+impl Outcome {
+    fn new(verdict: Verdict, errno: Option<i32>, detail: String) -> Outcome {
+        Outcome {
+            verdict,
+            errno: errno.map(errno_name),
+            detail,
+            connect_ms: None,
+            closed_after_ms: None,
+            banner: Vec::new(),
+            attempts: 1,
+        }
+    }
+
+    /// An outcome decided without connecting (e.g. a name that does not resolve).
+    pub fn without_connect(verdict: Verdict, errno: Option<String>, detail: String) -> Outcome {
+        Outcome {
+            errno,
+            ..Outcome::new(verdict, None, detail)
+        }
+    }
+
+    /// An outcome for a probe cut short by an interrupt.
+    pub fn interrupted(after: Duration) -> Outcome {
+        Outcome::new(
+            Verdict::Interrupted,
+            None,
+            format!("interrupted after {} before a verdict", fmt_ms(after)),
+        )
+    }
+}
+
+/// Timing and retry settings of one probe.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Connect timeout.
+    pub timeout: Duration,
+    /// Linger window; zero = connect-only.
+    pub linger: Duration,
+    /// Extra attempts for `filtered` and `local-error` outcomes.
+    pub retries: u32,
+}
+
+/// Probe `addr` with retries; returns `interrupted` as soon as `shutdown` fires.
+pub async fn probe(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Outcome {
+    let start = Instant::now();
+    let mut best: Option<Outcome> = None;
+    for attempt in 1..=s.retries + 1 {
+        let out = tokio::select! {
+            o = attempt_once(addr, s.timeout, s.linger) => o,
+            () = shutdown.wait() => Outcome::interrupted(start.elapsed()),
+        };
+        let retry = matches!(out.verdict, Verdict::Filtered | Verdict::LocalError);
+        let local = out.verdict == Verdict::LocalError;
+        // A local error on a retry never replaces a remote verdict seen earlier.
+        best = match best {
+            Some(prev) if local && prev.verdict == Verdict::Filtered => Some(prev),
+            _ => Some(out),
+        };
+        if let Some(b) = best.as_mut() {
+            b.attempts = attempt;
+        }
+        if !retry || attempt > s.retries || shutdown.is_set() {
+            break;
+        }
+        if local {
+            let backoff = Duration::from_millis(50u64 << attempt.min(4));
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = shutdown.wait() => break,
+            }
+        }
+    }
+    best.unwrap_or_else(|| Outcome::interrupted(start.elapsed()))
+}
+
+/// Format a duration as milliseconds with sensible precision.
+pub fn fmt_ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn os_err(e: &io::Error) -> Option<i32> {
+    e.raw_os_error()
+}
+
+fn setup_error(what: &str, e: &io::Error) -> Outcome {
+    let errno = os_err(e);
+    let name = errno.map_or_else(|| e.to_string(), errno_name);
+    Outcome::new(
+        Verdict::LocalError,
+        errno,
+        format!("{what} failed on this host: {name} ({e}); says nothing about the target"),
+    )
+}
+
+/// One attempt: connect, then linger.
+async fn attempt_once(addr: SocketAddr, timeout: Duration, linger: Duration) -> Outcome {
+    let sock = match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)) {
+        Ok(s) => s,
+        Err(e) => return setup_error("socket()", &e),
+    };
+    if let Err(e) = sock
+        .set_nonblocking(true)
+        .and_then(|()| sock.set_linger(Some(Duration::ZERO)))
+    {
+        return setup_error("socket setup", &e);
+    }
+    let start = Instant::now();
+    let immediate = match sock.connect(&addr.into()) {
+        Ok(()) => true,
+        Err(e) if os_err(&e) == Some(libc::EINPROGRESS) => false,
+        Err(e) => return sync_connect_error(&e, start.elapsed()),
+    };
+    let stream = match TcpStream::from_std(std::net::TcpStream::from(sock)) {
+        Ok(s) => s,
+        Err(e) => return setup_error("registering the socket", &e),
+    };
+    if !immediate {
+        match tokio::time::timeout(timeout, wait_connected(&stream)).await {
+            Err(_) => {
+                return Outcome::new(
+                    Verdict::Filtered,
+                    None,
+                    format!(
+                        "no answer within {}: SYN dropped",
+                        humantime::format_duration(timeout)
+                    ),
+                );
+            }
+            Ok(Err(e)) => return async_connect_error(&e, start.elapsed()),
+            Ok(Ok(())) => {}
+        }
+    }
+    let connected = start.elapsed();
+    if let (Ok(l), Ok(p)) = (stream.local_addr(), stream.peer_addr()) {
+        if l == p {
+            return Outcome::new(
+                Verdict::LocalError,
+                None,
+                format!(
+                    "self-connect: connected to our own socket {l} (TCP simultaneous open), nothing listens there; not a verdict"
+                ),
+            );
+        }
+    }
+    let mut out = linger_on(stream, linger, connected).await;
+    out.connect_ms = Some(ms(connected));
+    out
+}
+
+async fn wait_connected(stream: &TcpStream) -> io::Result<()> {
+    loop {
+        stream.writable().await?;
+        if let Some(e) = stream.take_error()? {
+            return Err(e);
+        }
+        match stream.peer_addr() {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn sync_connect_error(e: &io::Error, after: Duration) -> Outcome {
+    let errno = os_err(e);
+    let verdict = classify(Phase::ConnectSync, errno);
+    let name = errno.map_or_else(|| e.to_string(), errno_name);
+    let detail = if verdict == Verdict::LocalError {
+        format!(
+            "connect() failed immediately with {name}: local (no route, broadcast, or out of resources); no packet sent"
+        )
+    } else {
+        format!("{name} immediately ({})", fmt_ms(after))
+    };
+    Outcome::new(verdict, errno, detail)
+}
+
+fn async_connect_error(e: &io::Error, after: Duration) -> Outcome {
+    let errno = os_err(e);
+    let verdict = classify(Phase::ConnectAsync, errno);
+    let name = errno.map_or_else(|| e.to_string(), errno_name);
+    let detail = match verdict {
+        Verdict::ResetByPeer => format!(
+            "{name} as the connect result after {}: handshake completed, then the peer reset",
+            fmt_ms(after)
+        ),
+        Verdict::Unreachable => format!(
+            "{name} after {} (ICMP from the path or the host)",
+            fmt_ms(after)
+        ),
+        Verdict::LocalError => format!(
+            "{name} after {}: local failure, not a verdict on the target",
+            fmt_ms(after)
+        ),
+        _ => format!("{name} after {}", fmt_ms(after)),
+    };
+    Outcome::new(verdict, errno, detail)
+}
+
+/// Read for the linger window; the banner is bounded, the rest is discarded.
+async fn linger_on(mut stream: TcpStream, linger: Duration, connected: Duration) -> Outcome {
+    let c = fmt_ms(connected);
+    if linger.is_zero() {
+        return Outcome::new(
+            Verdict::Open,
+            None,
+            format!("connected in {c} (connect-only, linger 0)"),
+        );
+    }
+    let since = Instant::now();
+    let deadline = tokio::time::Instant::now() + linger;
+    let mut banner = Vec::new();
+    let mut buf = [0u8; 1024];
+    let mut out = loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => {
+                break Outcome::new(
+                    Verdict::Open,
+                    None,
+                    format!(
+                        "connected in {c}; still open after {}",
+                        humantime::format_duration(linger)
+                    ),
+                );
+            }
+            Ok(Ok(0)) => {
+                let after = since.elapsed();
+                let mut o = Outcome::new(
+                    Verdict::ClosedByPeer,
+                    None,
+                    format!(
+                        "connected in {c}; peer closed (FIN) after {}",
+                        fmt_ms(after)
+                    ),
+                );
+                o.closed_after_ms = Some(ms(after));
+                break o;
+            }
+            Ok(Ok(n)) => {
+                let room = BANNER_MAX.saturating_sub(banner.len());
+                banner.extend_from_slice(&buf[..n.min(room)]);
+            }
+            Ok(Err(e)) => {
+                let after = since.elapsed();
+                let errno = os_err(&e);
+                let verdict = classify(Phase::Linger, errno);
+                let name = errno.map_or_else(|| e.to_string(), errno_name);
+                let mut o = Outcome::new(
+                    verdict,
+                    errno,
+                    format!("connected in {c}; {name} after {}", fmt_ms(after)),
+                );
+                o.closed_after_ms = Some(ms(after));
+                break o;
+            }
+        }
+    };
+    out.banner = banner;
+    out
+}
+
+/// Show bytes as text: printable ASCII kept, `\r \n \t \\` and `\xNN` escapes for the rest.
+pub fn escape_banner(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banner_escaping() {
+        assert_eq!(escape_banner(b"SSH-2.0-x\r\n"), "SSH-2.0-x\\r\\n");
+        assert_eq!(escape_banner(&[0, 0xff, b'\\']), "\\x00\\xff\\\\");
+    }
+}

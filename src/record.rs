@@ -1,0 +1,106 @@
+//! The result record: one per (name, address, port), the unit every sink consumes.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::inventory::Target;
+use crate::probe::{Outcome, escape_banner};
+use crate::verdict::{Expect, Verdict};
+
+/// Version of the record schema; bumped only for incompatible changes (fields are only added).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One probe's result, as written by every machine format.
+///
+/// This is the NDJSON wire schema (one object per line, in completion order):
+///
+/// | field | type | meaning |
+/// |---|---|---|
+/// | `format_version` | int | schema version, currently 1 |
+/// | `name` | string \| null | the target's `name:` |
+/// | `host` | string | the host as written (name, address or CIDR) |
+/// | `addr` | string \| null | the address probed; null for `dns-error` (and a name's local resolver failure) |
+/// | `port` | int | the port |
+/// | `verdict` | string | `open`, `closed-by-peer`, `reset-by-peer`, `refused`, `unreachable`, `filtered`, `dns-error`, `local-error`, `interrupted` |
+/// | `expect` | [string] | acceptable verdicts (aliases expanded) |
+/// | `ok` | bool | verdict is in `expect` |
+/// | `connect_ms` | number \| null | connect() to established |
+/// | `closed_after_ms` | number \| null | established to the peer's FIN/RST |
+/// | `banner` | string \| null | first bytes the peer sent (≤ 256), escaped: printable ASCII, `\r \n \t \\`, `\xNN` |
+/// | `detail` | string | errno name, immediate or after how long, and what it means |
+/// | `errno` | string \| null | symbolic errno behind the verdict |
+/// | `attempts` | int | attempts made (retries of `filtered`/`local-error` included) |
+/// | `tags` | [string] | the target's tags |
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    /// Schema version.
+    pub format_version: u32,
+    /// Target label.
+    pub name: Option<Arc<str>>,
+    /// Host as written.
+    pub host: Arc<str>,
+    /// Address probed.
+    pub addr: Option<IpAddr>,
+    /// Port probed.
+    pub port: u16,
+    /// What happened.
+    pub verdict: Verdict,
+    /// What should have happened.
+    pub expect: Expect,
+    /// Whether it did.
+    pub ok: bool,
+    /// Connect time.
+    pub connect_ms: Option<f64>,
+    /// Time until the peer closed.
+    pub closed_after_ms: Option<f64>,
+    /// Escaped banner.
+    pub banner: Option<String>,
+    /// Explanation.
+    pub detail: String,
+    /// errno name.
+    pub errno: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Target tags.
+    pub tags: Arc<[String]>,
+}
+
+impl Record {
+    /// Build from a probe outcome.
+    pub fn new(target: &Target, addr: Option<IpAddr>, port: u16, o: Outcome) -> Record {
+        let ok = target.expect.contains(o.verdict);
+        Record {
+            format_version: FORMAT_VERSION,
+            name: target.name.clone(),
+            host: target.host_label.clone(),
+            addr,
+            port,
+            verdict: o.verdict,
+            expect: target.expect,
+            ok,
+            connect_ms: o.connect_ms,
+            closed_after_ms: o.closed_after_ms,
+            banner: (!o.banner.is_empty()).then(|| escape_banner(&o.banner)),
+            detail: o.detail,
+            errno: o.errno,
+            attempts: o.attempts,
+            tags: target.tags.clone(),
+        }
+    }
+
+    /// `addr:port` for display (`[v6]:port`), or `-:port` without an address.
+    pub fn endpoint(&self) -> String {
+        match self.addr {
+            Some(IpAddr::V6(a)) => format!("[{a}]:{}", self.port),
+            Some(a) => format!("{a}:{}", self.port),
+            None => format!("-:{}", self.port),
+        }
+    }
+
+    /// The name, or the host when unnamed.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.host)
+    }
+}

@@ -1,0 +1,83 @@
+//! JUnit XML for CI dashboards: one testcase per probe, a `<failure>` per mismatch. The
+//! testsuite's counts come first in the document, so test cases are buffered (compactly) until
+//! the end.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use super::{Output, Sink, Summary};
+use crate::record::Record;
+
+pub struct Junit {
+    out: Output,
+    cases: String,
+}
+
+impl Junit {
+    pub fn new(out: Output) -> Self {
+        Junit {
+            out,
+            cases: String::new(),
+        }
+    }
+}
+
+/// Escape text for XML attributes and content.
+pub fn xml_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t') => {
+                let _ = write!(o, "\\x{:02x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+impl Sink for Junit {
+    fn record(&mut self, r: &Record) -> io::Result<()> {
+        let secs = r.connect_ms.unwrap_or(0.0) / 1000.0 + r.closed_after_ms.unwrap_or(0.0) / 1000.0;
+        let class = xml_escape(&format!("telltale.{}", r.label()));
+        let name = xml_escape(&format!("{} {}", r.host, r.endpoint()));
+        let _ = write!(
+            self.cases,
+            "    <testcase classname=\"{class}\" name=\"{name}\" time=\"{secs:.3}\""
+        );
+        if r.ok {
+            self.cases.push_str("/>\n");
+        } else {
+            let msg = xml_escape(&format!("expected {}, got {}", r.expect, r.verdict));
+            let mut body = r.detail.clone();
+            if let Some(b) = &r.banner {
+                let _ = write!(body, "; banner: {b}");
+            }
+            let _ = write!(
+                self.cases,
+                ">\n      <failure message=\"{msg}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                r.verdict,
+                xml_escape(&body)
+            );
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, s: &Summary) -> io::Result<()> {
+        let secs = s.elapsed_ms / 1000.0;
+        write!(
+            self.out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"telltale\" tests=\"{t}\" failures=\"{f}\" time=\"{secs:.3}\">\n  <testsuite name=\"telltale\" tests=\"{t}\" failures=\"{f}\" errors=\"0\" time=\"{secs:.3}\">\n",
+            t = s.total,
+            f = s.mismatches
+        )?;
+        self.out.write_all(self.cases.as_bytes())?;
+        self.out.write_all(b"  </testsuite>\n</testsuites>\n")?;
+        self.out.commit()
+    }
+}

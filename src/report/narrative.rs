@@ -1,0 +1,58 @@
+//! `telltale probe`: what telnet would have shown, explained — each address tried, what
+//! happened with timings, the verdict, what it means, who to ask, and any banner.
+
+use std::io::{self, Write};
+
+use super::{Output, Sink, Summary};
+use crate::record::Record;
+
+pub struct Narrative {
+    out: Output,
+}
+
+impl Narrative {
+    pub fn new(out: Output) -> Self {
+        Narrative { out }
+    }
+}
+
+impl Sink for Narrative {
+    fn record(&mut self, r: &Record) -> io::Result<()> {
+        let w = &mut self.out;
+        match r.addr {
+            Some(a) => writeln!(w, "Trying {a} port {}...", r.port)?,
+            None => writeln!(w, "Resolving {}...", r.host)?,
+        }
+        writeln!(w, "  {}", r.detail)?;
+        if let Some(b) = &r.banner {
+            writeln!(w, "  banner: \"{b}\"")?;
+        }
+        let mark = if r.ok {
+            "as expected"
+        } else {
+            "NOT as expected"
+        };
+        writeln!(
+            w,
+            "  verdict: {} ({mark}: expected {})",
+            r.verdict, r.expect
+        )?;
+        writeln!(w, "  meaning: {}", r.verdict.meaning())?;
+        writeln!(w, "  who to ask: {}", r.verdict.who())?;
+        w.flush()
+    }
+
+    fn finish(mut self: Box<Self>, s: &Summary) -> io::Result<()> {
+        if s.total > 1 {
+            writeln!(
+                self.out,
+                "{} addresses: {} as expected, {} not",
+                s.total, s.ok, s.mismatches
+            )?;
+        }
+        if s.interrupted {
+            writeln!(self.out, "interrupted")?;
+        }
+        self.out.commit()
+    }
+}

@@ -1,0 +1,147 @@
+//! The human verdict table: rows for results not as expected (all with `--all`), then a summary
+//! that says, per verdict, what it most likely means and who to ask; then totals.
+
+use std::io::{self, Write};
+
+use super::{Output, Sink, Summary, TableOptions};
+use crate::record::Record;
+use crate::verdict::Verdict;
+
+pub struct Table {
+    out: Output,
+    opts: TableOptions,
+    rows: Vec<Record>,
+}
+
+impl Table {
+    pub fn new(out: Output, opts: TableOptions) -> Self {
+        Table {
+            out,
+            opts,
+            rows: Vec::new(),
+        }
+    }
+}
+
+const HEAD: [&str; 8] = [
+    "NAME", "HOST", "ADDRESS", "PORT", "VERDICT", "EXPECTED", "TIME", "DETAIL",
+];
+
+fn cells(r: &Record) -> [String; 8] {
+    let time = match (r.connect_ms, r.closed_after_ms) {
+        (Some(c), Some(a)) => format!("{c:.1}+{a:.1}ms"),
+        (Some(c), None) => format!("{c:.1}ms"),
+        _ => "-".to_string(),
+    };
+    let mut detail = r.detail.clone();
+    if let Some(b) = &r.banner {
+        let shown: String = b.chars().take(60).collect();
+        let more = if shown.len() < b.len() { "…" } else { "" };
+        detail = format!("{detail}; banner \"{shown}{more}\"");
+    }
+    let mark = if r.ok { "" } else { " ✗" };
+    [
+        r.name.as_deref().unwrap_or("-").to_string(),
+        r.host.to_string(),
+        r.addr.map_or_else(|| "-".to_string(), |a| a.to_string()),
+        r.port.to_string(),
+        format!("{}{mark}", r.verdict),
+        r.expect.to_string(),
+        time,
+        detail,
+    ]
+}
+
+/// Render rows as aligned columns (the last column is not padded).
+pub fn render_rows(w: &mut impl Write, rows: &[Record]) -> io::Result<()> {
+    let body: Vec<[String; 8]> = rows.iter().map(cells).collect();
+    let mut width = HEAD.map(|h| h.chars().count());
+    for row in &body {
+        for (i, c) in row.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let line = |w: &mut dyn Write, row: &[String]| -> io::Result<()> {
+        let mut s = String::new();
+        for (i, c) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(width[i] - c.chars().count() + 2));
+            }
+        }
+        writeln!(w, "{}", s.trim_end())
+    };
+    line(w, &HEAD.map(String::from))?;
+    for row in &body {
+        line(w, row)?;
+    }
+    Ok(())
+}
+
+/// The summary block: counts per verdict with meaning and who to ask, then totals.
+pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
+    writeln!(
+        w,
+        "{:<15} {:>7}  {:<28} MEANING",
+        "VERDICT", "COUNT", "WHO TO ASK"
+    )?;
+    for v in Verdict::ALL {
+        let n = s.count(v);
+        if n > 0 {
+            writeln!(
+                w,
+                "{:<15} {:>7}  {:<28} {}",
+                v.as_str(),
+                n,
+                v.who(),
+                v.meaning()
+            )?;
+        }
+    }
+    let secs = s.elapsed_ms / 1000.0;
+    write!(
+        w,
+        "\n{} probes: {} as expected, {} not as expected",
+        s.total, s.ok, s.mismatches
+    )?;
+    if s.local_errors > 0 {
+        write!(w, ", {} local errors (no verdict: rerun)", s.local_errors)?;
+    }
+    if s.interrupted {
+        write!(w, "; INTERRUPTED: partial results")?;
+    }
+    writeln!(w, "; {secs:.2}s")
+}
+
+impl Sink for Table {
+    fn record(&mut self, r: &Record) -> io::Result<()> {
+        if self.opts.all || !r.ok {
+            self.rows.push(r.clone());
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, s: &Summary) -> io::Result<()> {
+        self.rows.sort_by(|a, b| {
+            (a.ok, a.label(), &a.host, a.addr, a.port).cmp(&(
+                b.ok,
+                b.label(),
+                &b.host,
+                b.addr,
+                b.port,
+            ))
+        });
+        if self.rows.is_empty() {
+            if s.total > 0 {
+                writeln!(self.out, "All {} probes as expected.\n", s.total)?;
+            }
+        } else {
+            render_rows(&mut self.out, &self.rows)?;
+            writeln!(self.out)?;
+        }
+        render_summary(&mut self.out, s)?;
+        self.out.commit()
+    }
+}

@@ -1,0 +1,269 @@
+//! Verdicts (what a probe saw) and expectations (what the inventory says it should see).
+//!
+//! The verdict names are the machine names used in every output format; they never change.
+
+use std::fmt;
+
+/// What one probe of one address:port saw, in telnet's terms.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Connected, and the session stayed up for the whole linger window.
+    Open,
+    /// Connected, then the peer closed (FIN) during the linger window.
+    ClosedByPeer,
+    /// Connected, then the peer reset (RST) the connection.
+    ResetByPeer,
+    /// The host answered the SYN with a RST (or ICMP port-unreachable): nothing listens.
+    Refused,
+    /// ICMP host/net unreachable or administratively prohibited came back.
+    Unreachable,
+    /// No answer at all until the connect timeout: packets are dropped.
+    Filtered,
+    /// The name could not be resolved.
+    DnsError,
+    /// Something on the scanning host failed (fds, ports, routes): says nothing about the target.
+    LocalError,
+    /// The probe was cut short by an interrupt: no verdict.
+    Interrupted,
+}
+
+impl Verdict {
+    /// Every verdict, in display order.
+    pub const ALL: [Verdict; 9] = [
+        Verdict::Open,
+        Verdict::ClosedByPeer,
+        Verdict::ResetByPeer,
+        Verdict::Refused,
+        Verdict::Unreachable,
+        Verdict::Filtered,
+        Verdict::DnsError,
+        Verdict::LocalError,
+        Verdict::Interrupted,
+    ];
+
+    /// The machine name (`closed-by-peer`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Open => "open",
+            Verdict::ClosedByPeer => "closed-by-peer",
+            Verdict::ResetByPeer => "reset-by-peer",
+            Verdict::Refused => "refused",
+            Verdict::Unreachable => "unreachable",
+            Verdict::Filtered => "filtered",
+            Verdict::DnsError => "dns-error",
+            Verdict::LocalError => "local-error",
+            Verdict::Interrupted => "interrupted",
+        }
+    }
+
+    /// What telnet would have shown, and the most likely cause.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Verdict::Open => {
+                "connected and the session stayed up: firewall, service and access rules let you in"
+            }
+            Verdict::ClosedByPeer => {
+                "connected, then the peer closed at once: the service is up but an access rule rejects you"
+            }
+            Verdict::ResetByPeer => {
+                "connected, then the peer reset the connection: the service is up but an access rule rejects you"
+            }
+            Verdict::Refused => {
+                "host reached, nothing listens on the port (or a firewall answers with a TCP reset)"
+            }
+            Verdict::Unreachable => {
+                "ICMP unreachable/prohibited came back: a firewall rejects, or routing is broken"
+            }
+            Verdict::Filtered => "no answer until the timeout: a firewall drops the packets",
+            Verdict::DnsError => "the name does not resolve",
+            Verdict::LocalError => {
+                "the scanning host itself failed (file descriptors, ports, routes): no verdict on the target"
+            }
+            Verdict::Interrupted => {
+                "the scan was interrupted before this probe finished: no verdict"
+            }
+        }
+    }
+
+    /// Who can fix it.
+    pub fn who(self) -> &'static str {
+        match self {
+            Verdict::Open => "nobody",
+            Verdict::ClosedByPeer | Verdict::ResetByPeer => "the service's support team",
+            Verdict::Refused => "server admin",
+            Verdict::Unreachable | Verdict::Filtered => "network engineer",
+            Verdict::DnsError => "DNS admin",
+            Verdict::LocalError | Verdict::Interrupted => "whoever runs telltale (rerun)",
+        }
+    }
+
+    /// Parse a machine name.
+    pub fn parse(s: &str) -> Option<Verdict> {
+        Verdict::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A set of acceptable verdicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Expect(u16);
+
+/// The names accepted in `expect:` besides verdicts, and what they stand for.
+pub const ALIASES: [(&str, &[Verdict]); 3] = [
+    ("reachable", &[Verdict::Open]),
+    (
+        "blocked",
+        &[Verdict::Filtered, Verdict::Unreachable, Verdict::Refused],
+    ),
+    ("denied", &[Verdict::ClosedByPeer, Verdict::ResetByPeer]),
+];
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect::only(Verdict::Open)
+    }
+}
+
+impl Expect {
+    /// The empty set (used while building).
+    pub const EMPTY: Expect = Expect(0);
+
+    /// Exactly one verdict.
+    pub fn only(v: Verdict) -> Expect {
+        Expect(v.bit())
+    }
+
+    /// Parse one word: a verdict name or an alias.
+    pub fn parse_word(word: &str) -> Result<Expect, String> {
+        let word = word.trim();
+        if let Some(v) = Verdict::parse(word) {
+            if v == Verdict::Interrupted {
+                return Err(format!("`{word}` cannot be expected"));
+            }
+            return Ok(Expect::only(v));
+        }
+        if let Some((_, vs)) = ALIASES.iter().find(|(a, _)| *a == word) {
+            return Ok(vs.iter().fold(Expect::EMPTY, |e, v| e.with(*v)));
+        }
+        Err(format!(
+            "unknown verdict `{word}`, expected one of: open, closed-by-peer, reset-by-peer, refused, \
+             unreachable, filtered, dns-error, local-error, or an alias: reachable, blocked, denied"
+        ))
+    }
+
+    /// This set plus `v`.
+    pub fn with(self, v: Verdict) -> Expect {
+        Expect(self.0 | v.bit())
+    }
+
+    /// Union.
+    pub fn union(self, o: Expect) -> Expect {
+        Expect(self.0 | o.0)
+    }
+
+    /// Whether `v` is acceptable.
+    pub fn contains(self, v: Verdict) -> bool {
+        self.0 & v.bit() != 0
+    }
+
+    /// Whether no verdict is acceptable.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The verdicts in this set, in display order.
+    pub fn verdicts(self) -> impl Iterator<Item = Verdict> {
+        Verdict::ALL.into_iter().filter(move |v| self.contains(*v))
+    }
+
+    /// Machine names, for JSON.
+    pub fn names(self) -> Vec<&'static str> {
+        self.verdicts().map(Verdict::as_str).collect()
+    }
+}
+
+impl fmt::Display for Expect {
+    /// Shows an alias when the set is exactly one, else the verdicts joined by `|`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.count_ones() > 1 {
+            for (alias, vs) in ALIASES {
+                if vs.iter().fold(Expect::EMPTY, |e, v| e.with(*v)) == *self {
+                    return f.pad(alias);
+                }
+            }
+        }
+        f.pad(&self.names().join("|"))
+    }
+}
+
+impl serde::Serialize for Expect {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_expand() {
+        let blocked = Expect::parse_word("blocked").unwrap();
+        assert!(blocked.contains(Verdict::Filtered));
+        assert!(blocked.contains(Verdict::Unreachable));
+        assert!(blocked.contains(Verdict::Refused));
+        assert!(!blocked.contains(Verdict::Open));
+        let denied = Expect::parse_word("denied").unwrap();
+        assert_eq!(denied.names(), vec!["closed-by-peer", "reset-by-peer"]);
+        assert_eq!(
+            Expect::parse_word("reachable").unwrap(),
+            Expect::only(Verdict::Open)
+        );
+        assert_eq!(Expect::default(), Expect::only(Verdict::Open));
+    }
+
+    #[test]
+    fn unknown_and_interrupted_are_refused() {
+        assert!(
+            Expect::parse_word("opne")
+                .unwrap_err()
+                .contains("unknown verdict `opne`")
+        );
+        assert!(Expect::parse_word("interrupted").is_err());
+    }
+
+    #[test]
+    fn display_prefers_alias() {
+        assert_eq!(
+            Expect::parse_word("blocked").unwrap().to_string(),
+            "blocked"
+        );
+        assert_eq!(
+            Expect::only(Verdict::Refused)
+                .with(Verdict::Open)
+                .to_string(),
+            "open|refused"
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for v in Verdict::ALL {
+            assert_eq!(Verdict::parse(v.as_str()), Some(v));
+            let json = serde_json::to_string(&v).unwrap();
+            assert_eq!(json, format!("\"{}\"", v.as_str()));
+        }
+    }
+}
