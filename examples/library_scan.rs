@@ -8,7 +8,7 @@ use telltale::config::ScanConfig;
 use telltale::inventory::{Inventory, Overrides};
 use telltale::lab::{self, Behaviour};
 use telltale::pool::Limits;
-use telltale::report::{Format, TableOptions};
+use telltale::report::Format;
 use telltale::{exit::Exit, run, shutdown};
 
 #[tokio::main]
@@ -31,19 +31,15 @@ async fn main() -> std::process::ExitCode {
         return Exit::Usage.into();
     }
     let cfg = ScanConfig {
-        overrides: Overrides::default(),
         limits: Limits {
             concurrency: 16,
             per_host: 16,
-            rate: None,
             retries: 0,
-            dns_concurrency: 1,
+            ..Limits::default()
         },
         format: Format::Ndjson,
-        output: None,
-        table: TableOptions::default(),
         progress: false,
-        allow_large: false,
+        ..ScanConfig::default()
     };
     // Nobody fires the trigger here; main() would wire it to Ctrl-C.
     let (_trigger, stop) = shutdown::channel();

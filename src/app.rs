@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::cli::{Cli, Command, LabArgs, ProbeArgs};
+use crate::cli::{Cli, Command, DiffArgs, LabArgs, ProbeArgs};
 use crate::config::ScanConfig;
 use crate::exit::Exit;
 use crate::inventory::{Host, Inventory, PortSet, parse_port_list};
@@ -69,6 +69,51 @@ async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
         Command::Probe(a) => probe(a, shutdown).await,
         Command::Demo(a) => demo::run(ScanConfig::from(&a.opts), shutdown).await,
         Command::Lab(a) => serve_lab(a, shutdown).await,
+        Command::Diff(a) => diff(&a),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "telltale", &mut std::io::stdout());
+            Exit::Ok
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => Exit::Ok,
+                Err(e) => {
+                    eprintln!("telltale man: {e}");
+                    Exit::Incomplete
+                }
+            }
+        }
+    }
+}
+
+fn diff(a: &DiffArgs) -> Exit {
+    let load = |p: &std::path::Path| crate::diff::Report::load(p);
+    let (old, new) = match (load(&a.old), load(&a.new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("telltale diff: {e}");
+            return Exit::Usage;
+        }
+    };
+    let drift = match crate::diff::diff(&old, &new, &a.vantage_map) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("telltale diff: {e}");
+            return Exit::Usage;
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = crate::diff::render(&drift, a.format, &mut out)
+        .and_then(|()| std::io::Write::flush(&mut out));
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("telltale diff: {e}");
+            Exit::Incomplete
+        }
+        _ if drift.is_empty() => Exit::Ok,
+        _ => Exit::Mismatch,
     }
 }
 

@@ -27,6 +27,16 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Start built-in loopback services showing each verdict and scan targets.example.yaml against them.
     Demo(DemoArgs),
+    /// Compare two reports (NDJSON or JSON) and show what changed; exit 1 if anything did.
+    Diff(DiffArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// Shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
     /// Serve loopback test services (for tests and benchmarks).
     #[command(hide = true)]
     Lab(LabArgs),
@@ -55,6 +65,28 @@ pub struct ProbeArgs {
     pub expect: String,
     #[command(flatten)]
     pub opts: Opts,
+}
+
+/// `telltale diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier report.
+    pub old: PathBuf,
+    /// The later report.
+    pub new: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::diff::DiffFormat::Table)]
+    pub format: crate::diff::DiffFormat,
+    /// Treat vantage OLD in the earlier report as vantage NEW (repeatable), e.g. after a rename.
+    #[arg(long, value_name = "OLD=NEW", value_parser = vantage_pair)]
+    pub vantage_map: Vec<(String, String)>,
+}
+
+fn vantage_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
+        _ => Err(format!("bad vantage map `{s}`, expected OLD=NEW")),
+    }
 }
 
 /// `telltale demo`.
@@ -153,4 +185,37 @@ pub struct Opts {
     /// Name lookups in flight at once (getaddrinfo runs on blocking threads).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub dns_concurrency: u32,
+    /// Label for where this scan runs from, written into every record [default: the hostname].
+    #[arg(long, value_name = "LABEL")]
+    pub vantage: Option<String>,
+    /// Probe each address:port N times, --attempt-gap apart; the verdict is the majority and
+    /// disagreeing attempts mark the result `flaky` (unlike --retries, which only re-probes
+    /// `filtered`/`local-error`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: u32,
+    /// Pause between --attempts.
+    #[arg(long, value_parser = duration, value_name = "DUR", default_value = "200ms")]
+    pub attempt_gap: Duration,
+    /// Never probe this address, CIDR block or name (repeatable); applied after expansion, and to
+    /// the addresses names resolve to. Adds to the inventory's `exclude:` list.
+    #[arg(long, value_name = "CIDR|HOST")]
+    pub exclude: Vec<String>,
+    /// Print the expanded probe list and the time estimate; send nothing (not even DNS), exit 0.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not probe the wildcard-check port on hosts with open results.
+    #[arg(long)]
+    pub no_detect_wildcard: bool,
+    /// Port that no service should use, probed on each host with open results; if it is open
+    /// too, that host's open results are flagged `wildcard` (a SYN proxy, CDN or port forwarder
+    /// answering everything).
+    #[arg(long, default_value_t = 65521, value_parser = clap::value_parser!(u16).range(1..))]
+    pub wildcard_port: u16,
+    /// Compare this run with an earlier report (NDJSON or JSON) and print the drift under the
+    /// table; the exit code stays the scan's unless --fail-on-drift.
+    #[arg(long, value_name = "REPORT")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: exit 1 when anything drifted (unless the scan itself exits 2 or 3).
+    #[arg(long, requires = "baseline")]
+    pub fail_on_drift: bool,
 }

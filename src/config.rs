@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::cli::Opts;
 use crate::inventory::Overrides;
 use crate::pool::Limits;
+use crate::record::RunMeta;
 use crate::report::{Format, TableOptions};
 
 /// Everything the core needs to run a scan.
@@ -24,7 +25,43 @@ pub struct ScanConfig {
     pub progress: bool,
     /// Allow huge inventories.
     pub allow_large: bool,
+    /// Copied into every record.
+    pub meta: RunMeta,
+    /// `--exclude` entries (validated when the inventory is loaded).
+    pub excludes: Vec<String>,
+    /// Print the plan, send nothing.
+    pub dry_run: bool,
+    /// Wildcard-check port, None = off.
+    pub wildcard_port: Option<u16>,
+    /// Report to diff against.
+    pub baseline: Option<PathBuf>,
+    /// Exit 1 on drift.
+    pub fail_on_drift: bool,
 }
+
+impl Default for ScanConfig {
+    /// The command line's defaults.
+    fn default() -> Self {
+        ScanConfig {
+            overrides: Overrides::default(),
+            limits: Limits::default(),
+            format: Format::Table,
+            output: None,
+            table: TableOptions::default(),
+            progress: true,
+            allow_large: false,
+            meta: RunMeta::default(),
+            excludes: Vec::new(),
+            dry_run: false,
+            wildcard_port: Some(DEFAULT_WILDCARD_PORT),
+            baseline: None,
+            fail_on_drift: false,
+        }
+    }
+}
+
+/// The port probed for accept-all detection: above Linux's ephemeral range, unassigned.
+pub const DEFAULT_WILDCARD_PORT: u16 = 65521;
 
 impl From<&Opts> for ScanConfig {
     fn from(o: &Opts) -> Self {
@@ -39,12 +76,25 @@ impl From<&Opts> for ScanConfig {
                 rate: o.rate,
                 retries: o.retries,
                 dns_concurrency: o.dns_concurrency as usize,
+                attempts: o.attempts,
+                attempt_gap: o.attempt_gap,
             },
             format: o.format,
             output: o.output.clone(),
             table: TableOptions { all: o.all },
             progress: !o.no_progress,
             allow_large: o.allow_large,
+            meta: match &o.vantage {
+                Some(v) => RunMeta {
+                    vantage: v.as_str().into(),
+                },
+                None => RunMeta::default(),
+            },
+            excludes: o.exclude.clone(),
+            dry_run: o.dry_run,
+            wildcard_port: (!o.no_detect_wildcard).then_some(o.wildcard_port),
+            baseline: o.baseline.clone(),
+            fail_on_drift: o.fail_on_drift,
         }
     }
 }

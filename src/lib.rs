@@ -20,10 +20,12 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod diff;
 pub mod exit;
 pub mod inventory;
 pub mod lab;
 pub mod limits;
+pub mod plan;
 pub mod pool;
 pub mod probe;
 pub mod progress;

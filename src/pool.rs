@@ -7,6 +7,10 @@
 //! the *start* of new probes; it never stalls a running probe's timers (as polling futures
 //! through `buffer_unordered` on the output path would, faking timeouts).
 //!
+//! Probes come in phases: positive controls first, and the next phase starts only when every
+//! probe of the previous one has reported, so the collector knows whether the scanner itself can
+//! reach anything before it sees a single "blocked" verdict.
+//!
 //! When `shutdown` fires, the dispatcher stops launching, and in-flight probes end at once as
 //! `interrupted`.
 
@@ -16,16 +20,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::inventory::{Host, Probe, Target};
+use crate::inventory::{Excludes, Host, Probes, Target};
 use crate::probe::{self, Outcome};
-use crate::record::Record;
+use crate::record::{Record, RunMeta};
 use crate::resolve::{Resolution, Resolver};
 use crate::shutdown::Shutdown;
 use crate::verdict::Verdict;
 
-/// Pool limits.
+/// Pool limits and probe policy.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Probes in flight at once (already clamped to the fd budget).
@@ -38,72 +43,137 @@ pub struct Limits {
     pub retries: u32,
     /// Concurrent name lookups.
     pub dns_concurrency: usize,
+    /// Independent attempts per probe whose majority is the verdict (`--attempts`).
+    pub attempts: u32,
+    /// Pause between those attempts.
+    pub attempt_gap: Duration,
 }
 
-/// Start the pool; records arrive on `tx`. Returns when every launched probe has finished
-/// (the channel closes when the last sender drops).
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            concurrency: 1024,
+            per_host: 256,
+            rate: None,
+            retries: 1,
+            dns_concurrency: 8,
+            attempts: 1,
+            attempt_gap: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What the pool counted besides the records it sent.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolStats {
+    /// Probes skipped by `--exclude` / `exclude:` (resolved addresses included).
+    pub excluded: u64,
+}
+
+/// Everything one pool run needs besides the probes.
+pub struct PoolRun {
+    /// Names to start resolving at once (deduplicated).
+    pub names: Vec<String>,
+    /// Limits and policy.
+    pub limits: Limits,
+    /// Copied into every record.
+    pub meta: RunMeta,
+    /// Skipped addresses and names.
+    pub excludes: Arc<Excludes>,
+}
+
+/// Run `phases` in order; records arrive on `tx`. Returns when every launched probe has
+/// finished (the channel closes when the last sender drops).
 pub async fn run(
-    probes: impl Iterator<Item = Probe> + Send + 'static,
-    names: Vec<String>,
-    limits: Limits,
+    phases: Vec<Probes>,
+    run: PoolRun,
     shutdown: Shutdown,
     tx: mpsc::Sender<Record>,
-) {
-    let resolver = Resolver::new(limits.dns_concurrency);
-    for n in &names {
-        resolver.prefetch(n);
+) -> PoolStats {
+    let resolver = Resolver::new(run.limits.dns_concurrency);
+    for n in &run.names {
+        if !run.excludes.name(n) {
+            resolver.prefetch(n);
+        }
     }
     let mut d = Dispatcher {
-        global: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+        global: Arc::new(Semaphore::new(run.limits.concurrency.max(1))),
         per_host: HashMap::new(),
-        limits,
+        limits: run.limits,
+        meta: run.meta,
+        excludes: run.excludes,
         next_slot: Instant::now(),
         shutdown,
         tx,
+        stats: PoolStats::default(),
+        pending: Vec::new(),
+        track: false,
     };
-    for p in probes {
-        if d.shutdown.is_set() {
-            break;
-        }
-        match (&p.target.host, p.addr) {
-            (_, Some(addr)) => d.launch(&p.target, addr, p.port).await,
-            (Host::Name(name), None) => {
-                let mut sd = d.shutdown.clone();
-                let res = tokio::select! {
-                    r = resolver.resolve(name) => r,
-                    () = sd.wait() => break,
-                };
-                match &*res {
-                    Resolution::Addrs(addrs) => {
-                        for a in addrs {
-                            d.launch(&p.target, *a, p.port).await;
-                        }
-                    }
-                    Resolution::Failed { code, detail } => {
-                        d.emit(&p.target, p.port, Verdict::DnsError, code, detail)
-                            .await;
-                    }
-                    Resolution::Local { code, detail } => {
-                        d.emit(&p.target, p.port, Verdict::LocalError, code, detail)
-                            .await;
-                    }
-                }
-            }
-            (_, None) => {}
+    let n = phases.len();
+    for (i, phase) in phases.into_iter().enumerate() {
+        d.track = i + 1 < n;
+        d.dispatch(phase, &resolver).await;
+        for h in std::mem::take(&mut d.pending) {
+            let _ = h.await;
         }
     }
+    d.stats
 }
 
 struct Dispatcher {
     global: Arc<Semaphore>,
     per_host: HashMap<IpAddr, Arc<Semaphore>>,
     limits: Limits,
+    meta: RunMeta,
+    excludes: Arc<Excludes>,
     next_slot: Instant,
     shutdown: Shutdown,
     tx: mpsc::Sender<Record>,
+    stats: PoolStats,
+    /// Tasks of the current phase, kept only when a later phase must wait for them.
+    pending: Vec<JoinHandle<()>>,
+    track: bool,
 }
 
 impl Dispatcher {
+    async fn dispatch(&mut self, probes: Probes, resolver: &Resolver) {
+        for p in probes {
+            if self.shutdown.is_set() {
+                return;
+            }
+            match (&p.target.host, p.addr) {
+                (_, Some(addr)) => self.launch(&p.target, addr, p.port).await,
+                (Host::Name(name), None) => {
+                    if self.excludes.name(name) {
+                        self.stats.excluded += 1;
+                        continue;
+                    }
+                    let mut sd = self.shutdown.clone();
+                    let res = tokio::select! {
+                        r = resolver.resolve(name) => r,
+                        () = sd.wait() => return,
+                    };
+                    match &*res {
+                        Resolution::Addrs(addrs) => {
+                            for a in addrs {
+                                self.launch(&p.target, *a, p.port).await;
+                            }
+                        }
+                        Resolution::Failed { code, detail } => {
+                            self.emit(&p.target, p.port, Verdict::DnsError, code, detail)
+                                .await;
+                        }
+                        Resolution::Local { code, detail } => {
+                            self.emit(&p.target, p.port, Verdict::LocalError, code, detail)
+                                .await;
+                        }
+                    }
+                }
+                (_, None) => {}
+            }
+        }
+    }
+
     async fn acquire(&self, sem: Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
         let mut sd = self.shutdown.clone();
         tokio::select! {
@@ -113,6 +183,10 @@ impl Dispatcher {
     }
 
     async fn launch(&mut self, target: &Arc<Target>, addr: IpAddr, port: u16) {
+        if self.excludes.ip(addr) {
+            self.stats.excluded += 1;
+            return;
+        }
         let per = self.limits.per_host.max(1);
         let host_sem = self
             .per_host
@@ -140,19 +214,32 @@ impl Dispatcher {
             timeout: target.timeout,
             linger: target.linger,
             retries: self.limits.retries,
+            attempts: self.limits.attempts,
+            attempt_gap: self.limits.attempt_gap,
         };
-        let (target, tx, sd) = (target.clone(), self.tx.clone(), self.shutdown.clone());
-        tokio::spawn(async move {
+        let (target, tx, sd, meta) = (
+            target.clone(),
+            self.tx.clone(),
+            self.shutdown.clone(),
+            self.meta.clone(),
+        );
+        let handle = tokio::spawn(async move {
             let outcome = probe::probe(SocketAddr::new(addr, port), settings, sd).await;
             drop((permit, host_permit));
             let _ = tx
-                .send(Record::new(&target, Some(addr), port, outcome))
+                .send(Record::new(&target, Some(addr), port, outcome, &meta))
                 .await;
         });
+        if self.track {
+            self.pending.push(handle);
+        }
     }
 
     async fn emit(&self, target: &Target, port: u16, verdict: Verdict, code: &str, detail: &str) {
         let o = Outcome::without_connect(verdict, Some(code.to_string()), detail.to_string());
-        let _ = self.tx.send(Record::new(target, None, port, o)).await;
+        let _ = self
+            .tx
+            .send(Record::new(target, None, port, o, &self.meta))
+            .await;
     }
 }

@@ -33,6 +33,12 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `errno` | string \| null | symbolic errno behind the verdict |
 /// | `attempts` | int | attempts made (retries of `filtered`/`local-error` included) |
 /// | `tags` | [string] | the target's tags |
+/// | `vantage` | string | where the scan ran from (`--vantage`, default: the hostname) |
+/// | `control` | bool | the target is a positive control (`control: true`) |
+/// | `trusted` | bool | false when a positive control failed: a `filtered`/`unreachable`/`refused` verdict then proves nothing |
+/// | `wildcard` | bool | the host also accepted the wildcard-check port: an `open` here may be a SYN proxy or forwarder |
+/// | `flaky` | bool | with `--attempts N`, the attempts disagreed |
+/// | `attempt_verdicts` | [string] \| null | with `--attempts N > 1`, each attempt's verdict in order (the verdict is the majority) |
 #[derive(Clone, Debug, Serialize)]
 pub struct Record {
     /// Schema version.
@@ -65,11 +71,53 @@ pub struct Record {
     pub attempts: u32,
     /// Target tags.
     pub tags: Arc<[String]>,
+    /// Where the scan ran from.
+    pub vantage: Arc<str>,
+    /// Positive control target.
+    pub control: bool,
+    /// False when a positive control failed and this is a blocked-type verdict.
+    pub trusted: bool,
+    /// The host answers on the wildcard-check port too.
+    pub wildcard: bool,
+    /// Attempts disagreed (`--attempts`).
+    pub flaky: bool,
+    /// Each attempt's verdict with `--attempts N > 1`.
+    pub attempt_verdicts: Option<Vec<Verdict>>,
+}
+
+/// Facts about the run copied into every record.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    /// `--vantage` label.
+    pub vantage: Arc<str>,
+}
+
+impl Default for RunMeta {
+    fn default() -> Self {
+        RunMeta {
+            vantage: Arc::from(hostname()),
+        }
+    }
+}
+
+/// This machine's hostname (the default vantage label).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 impl Record {
     /// Build from a probe outcome.
-    pub fn new(target: &Target, addr: Option<IpAddr>, port: u16, o: Outcome) -> Record {
+    pub fn new(
+        target: &Target,
+        addr: Option<IpAddr>,
+        port: u16,
+        o: Outcome,
+        meta: &RunMeta,
+    ) -> Record {
         let ok = target.expect.contains(o.verdict);
         Record {
             format_version: FORMAT_VERSION,
@@ -87,6 +135,15 @@ impl Record {
             errno: o.errno,
             attempts: o.attempts,
             tags: target.tags.clone(),
+            vantage: meta.vantage.clone(),
+            control: target.control,
+            trusted: true,
+            wildcard: false,
+            flaky: o
+                .attempt_verdicts
+                .as_ref()
+                .is_some_and(|v| v.iter().any(|x| *x != o.verdict)),
+            attempt_verdicts: o.attempt_verdicts,
         }
     }
 

@@ -1,23 +1,33 @@
 //! Running a scan: inventory → pool → collector → sinks → exit code.
 //!
 //! The collector is the only consumer of results: it aggregates the summary, drives the progress
-//! bar and feeds the sink. It also owns interruption: when the injected shutdown fires it marks
-//! the run interrupted, waits for in-flight probes to report `interrupted`, and still finishes
-//! the sink (a complete, valid document marked incomplete).
+//! bar and feeds the sink. It also applies the run-level checks that need more than one record:
+//! positive controls (probed first; if one fails, later blocked-type verdicts are untrusted) and
+//! wildcard detection (an `open` result is held back until the host's wildcard-check port has
+//! answered). It owns interruption too: when the injected shutdown fires it marks the run
+//! interrupted, waits for in-flight probes to report `interrupted`, and still finishes the sink
+//! (a complete, valid document marked incomplete).
 
-use std::io;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
 use crate::config::ScanConfig;
+use crate::diff::{self, DiffFormat, Report, ReportRecord};
 use crate::exit::Exit;
-use crate::inventory::{Host, Inventory};
+use crate::inventory::{DEFAULT_TIMEOUT, Host, Inventory};
 use crate::limits;
-use crate::pool;
+use crate::plan::Plan;
+use crate::pool::{self, PoolRun};
+use crate::probe;
 use crate::progress::Progress;
-use crate::report::{self, Output, Sink, Summary};
-use crate::shutdown::{self, Shutdown};
+use crate::record::Record;
+use crate::report::{self, Format, Output, Sink, Summary};
+use crate::shutdown::{self, Shutdown, Trigger};
+use crate::verdict::Verdict;
 
 /// Below this connect timeout, ICMP answers that come after the first SYN retransmit read as
 /// `filtered` (IPv6 rejects over loopback arrive after ~1.02 s).
@@ -26,14 +36,14 @@ pub const ICMP_SAFE_TIMEOUT: Duration = Duration::from_millis(1200);
 /// Scan `inv` with `cfg`, writing the configured format; returns the exit status.
 pub async fn scan(inv: Inventory, cfg: &ScanConfig, shutdown: Shutdown) -> Exit {
     let out = match &cfg.output {
-        Some(path) => match Output::file(path) {
+        Some(path) if !cfg.dry_run => match Output::file(path) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("telltale: cannot write {}: {e}", path.display());
                 return Exit::Usage;
             }
         },
-        None => Output::stdout(),
+        _ => Output::stdout(),
     };
     let sink = report::sink(cfg.format, out, cfg.table);
     scan_into(inv, cfg, shutdown, sink).await
@@ -41,23 +51,41 @@ pub async fn scan(inv: Inventory, cfg: &ScanConfig, shutdown: Shutdown) -> Exit 
 
 /// Scan into a given sink (used by `probe`'s narrative too).
 pub async fn scan_into(
-    inv: Inventory,
+    mut inv: Inventory,
     cfg: &ScanConfig,
     shutdown: Shutdown,
-    mut sink: Box<dyn Sink>,
+    sink: Box<dyn Sink>,
 ) -> Exit {
     for w in &inv.warnings {
         eprintln!("telltale: warning: {w}");
+    }
+    for e in &cfg.excludes {
+        if let Err(m) = inv.excludes.add(e) {
+            eprintln!("telltale: --exclude: {m}");
+            return Exit::Usage;
+        }
     }
     if let Err(e) = inv.check_size(cfg.allow_large) {
         eprintln!("telltale: {e}");
         return Exit::Usage;
     }
+    let baseline = match &cfg.baseline {
+        Some(p) => match Report::load(p) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("telltale: --baseline: {e}");
+                return Exit::Usage;
+            }
+        },
+        None => None,
+    };
     let mut limits = cfg.limits;
-    let (clamped, note) = limits::clamp_concurrency(limits.concurrency, limits.dns_concurrency);
-    limits.concurrency = clamped;
-    if let Some(n) = note {
-        eprintln!("telltale: {n}");
+    if !cfg.dry_run {
+        let (clamped, note) = limits::clamp_concurrency(limits.concurrency, limits.dns_concurrency);
+        limits.concurrency = clamped;
+        if let Some(n) = note {
+            eprintln!("telltale: {n}");
+        }
     }
     if let Some(t) = inv.shortest_timeout().filter(|t| *t < ICMP_SAFE_TIMEOUT) {
         eprintln!(
@@ -66,63 +94,288 @@ pub async fn scan_into(
             humantime::format_duration(t)
         );
     }
-    let total = inv.probe_count();
-    let names: Vec<String> = dedup_names(&inv);
-    eprintln!(
-        "telltale: {total} probes from {} targets{}; concurrency {}, per host {}",
-        inv.targets.len(),
-        if names.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} names to resolve)", names.len())
-        },
-        limits.concurrency,
-        limits.per_host
-    );
-
-    // The pool listens to an internal shutdown that fires on the external one or when the
-    // output goes away (closed pipe).
+    let plan = Plan::of(&inv, &limits);
+    eprintln!("telltale: {plan}");
+    if cfg.dry_run {
+        return dry_run(&inv);
+    }
+    let names = dedup_names(&inv);
     let (stop, inner) = shutdown::channel();
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, rx) = mpsc::channel(1024);
     let started = Instant::now();
-    let pool = tokio::spawn(pool::run(inv.probes(), names, limits, inner, tx));
+    let mut phases = Vec::new();
+    if inv.targets.iter().any(|t| t.control) {
+        phases.push(inv.probes_where(true));
+    }
+    phases.push(inv.probes_where(false));
+    let run = PoolRun {
+        names,
+        limits,
+        meta: cfg.meta.clone(),
+        excludes: std::sync::Arc::new(inv.excludes.clone()),
+    };
+    let pool = tokio::spawn(pool::run(phases, run, inner.clone(), tx));
 
-    let mut summary = Summary::default();
-    let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), cfg.progress);
-    let mut external = shutdown.clone();
-    let mut output_error: Option<io::Error> = None;
-    loop {
-        tokio::select! {
-            r = rx.recv() => {
-                let Some(r) = r else { break };
-                summary.add(&r);
-                progress.update(&summary);
-                if output_error.is_none() {
-                    if let Err(e) = sink.record(&r) {
-                        output_error = Some(e);
-                        stop.fire();
-                    }
-                }
-            }
-            () = external.wait(), if !summary.interrupted => {
-                summary.set_interrupted();
-                progress.println("telltale: interrupted: no new probes; in-flight ones end now; flushing results (again to exit at once)");
-                stop.fire();
-            }
-        }
+    let mut c = Collector {
+        summary: Summary {
+            vantage: cfg.meta.vantage.to_string(),
+            started_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            ..Summary::default()
+        },
+        progress: Progress::new(u64::try_from(plan.probes).unwrap_or(u64::MAX), cfg.progress),
+        sink,
+        output_error: None,
+        stop,
+        controls_failed: false,
+        wildcard: cfg
+            .wildcard_port
+            .map(|port| Wildcard::new(port, cfg, inner)),
+        kept: baseline.as_ref().map(|_| Vec::new()),
+    };
+    c.collect(rx, shutdown.clone()).await;
+    if let Ok(stats) = pool.await {
+        c.summary.excluded = stats.excluded;
     }
-    let _ = pool.await;
     if shutdown.is_set() {
-        summary.set_interrupted();
+        c.summary.set_interrupted();
     }
-    summary.set_elapsed(started.elapsed());
+    c.summary.set_elapsed(started.elapsed());
+    let Collector {
+        summary,
+        progress,
+        sink,
+        output_error,
+        kept,
+        ..
+    } = c;
     drop(progress);
+    if summary.controls_failed > 0 {
+        eprintln!(
+            "telltale: {} positive control(s) failed: the scanner may not reach anything, so {} blocked-type verdict(s) are marked untrusted",
+            summary.controls_failed, summary.untrusted
+        );
+    }
     if let Some(e) = output_error {
         return output_failed(&e);
     }
-    match sink.finish(&summary) {
-        Ok(()) => summary.exit(),
-        Err(e) => output_failed(&e),
+    if let Err(e) = sink.finish(&summary) {
+        return output_failed(&e);
+    }
+    let exit = summary.exit();
+    match (baseline, kept) {
+        (Some(old), Some(records)) => drift_section(&old, records, cfg, exit),
+        _ => exit,
+    }
+}
+
+/// Print the drift against the baseline under the table (or on stderr for machine formats).
+fn drift_section(old: &Report, records: Vec<ReportRecord>, cfg: &ScanConfig, exit: Exit) -> Exit {
+    let new = Report::from_records("this scan", records);
+    let drift = match diff::diff(old, &new, &[]) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("telltale: --baseline: {e}");
+            return exit.max(Exit::Usage);
+        }
+    };
+    let to_stdout = cfg.format == Format::Table && cfg.output.is_none();
+    let res = if to_stdout {
+        let mut w = io::stdout().lock();
+        writeln!(w, "\nDRIFT since {}", old.source)
+            .and_then(|()| diff::render(&drift, DiffFormat::Table, &mut w))
+    } else {
+        let mut w = io::stderr().lock();
+        writeln!(w, "\nDRIFT since {}", old.source)
+            .and_then(|()| diff::render(&drift, DiffFormat::Table, &mut w))
+    };
+    if let Err(e) = res {
+        return output_failed(&e);
+    }
+    if cfg.fail_on_drift && !drift.is_empty() && exit == Exit::Ok {
+        Exit::Mismatch
+    } else {
+        exit
+    }
+}
+
+fn dry_run(inv: &Inventory) -> Exit {
+    let mut w = io::BufWriter::new(io::stdout().lock());
+    let res = (|| -> io::Result<()> {
+        writeln!(w, "NAME\tADDRESS\tPORT\tEXPECT")?;
+        for p in inv.probes().filter(|p| !inv.excludes.probe(p)) {
+            let addr = p
+                .addr
+                .map_or_else(|| p.target.host_label.to_string(), |a| a.to_string());
+            let name = p.target.name.as_deref().unwrap_or("-");
+            writeln!(w, "{name}\t{addr}\t{}\t{}", p.port, p.target.expect)?;
+        }
+        w.flush()
+    })();
+    match res {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => output_failed(&e),
+        _ => Exit::Ok,
+    }
+}
+
+struct Collector {
+    summary: Summary,
+    progress: Progress,
+    sink: Box<dyn Sink>,
+    output_error: Option<io::Error>,
+    stop: Trigger,
+    controls_failed: bool,
+    wildcard: Option<Wildcard>,
+    /// Records kept for the baseline diff (only with `--baseline`).
+    kept: Option<Vec<ReportRecord>>,
+}
+
+impl Collector {
+    async fn collect(&mut self, mut rx: mpsc::Receiver<Record>, mut external: Shutdown) {
+        let (wtx, mut wrx) = mpsc::channel::<(IpAddr, Option<String>)>(64);
+        let mut open = true;
+        loop {
+            let checks = self.wildcard.as_ref().map_or(0, |w| w.in_flight);
+            if !open && checks == 0 {
+                break;
+            }
+            tokio::select! {
+                r = rx.recv(), if open => match r {
+                    Some(r) => self.on_record(r, &wtx),
+                    None => open = false,
+                },
+                Some((ip, found)) = wrx.recv(), if checks > 0 => self.on_wildcard(ip, found),
+                () = external.wait(), if !self.summary.interrupted => {
+                    self.summary.set_interrupted();
+                    self.progress.println("telltale: interrupted: no new probes; in-flight ones end now; flushing results (again to exit at once)");
+                    self.stop.fire();
+                }
+            }
+        }
+    }
+
+    fn on_record(&mut self, mut r: Record, wtx: &mpsc::Sender<(IpAddr, Option<String>)>) {
+        if r.control && !r.ok {
+            self.controls_failed = true;
+        }
+        if self.controls_failed
+            && !r.control
+            && matches!(
+                r.verdict,
+                Verdict::Filtered | Verdict::Unreachable | Verdict::Refused
+            )
+        {
+            r.trusted = false;
+        }
+        if let (Some(w), Verdict::Open, Some(ip)) = (self.wildcard.as_mut(), r.verdict, r.addr) {
+            match w.hosts.get_mut(&ip) {
+                None => {
+                    w.start(ip, wtx.clone());
+                    w.hosts.insert(ip, WState::Checking(vec![r]));
+                    return;
+                }
+                Some(WState::Checking(held)) => {
+                    held.push(r);
+                    return;
+                }
+                Some(WState::Done(found)) => {
+                    if let Some(d) = found {
+                        r.wildcard = true;
+                        r.detail = format!("{}; {d}", r.detail);
+                    }
+                }
+            }
+        }
+        self.emit(r);
+    }
+
+    fn on_wildcard(&mut self, ip: IpAddr, found: Option<String>) {
+        let Some(w) = self.wildcard.as_mut() else {
+            return;
+        };
+        w.in_flight = w.in_flight.saturating_sub(1);
+        let held = match w.hosts.insert(ip, WState::Done(found.clone())) {
+            Some(WState::Checking(held)) => held,
+            _ => Vec::new(),
+        };
+        if let Some(d) = &found {
+            self.progress
+                .println(&format!("telltale: warning: {ip}: {d}"));
+        }
+        for mut r in held {
+            if let Some(d) = &found {
+                r.wildcard = true;
+                r.detail = format!("{}; {d}", r.detail);
+            }
+            self.emit(r);
+        }
+    }
+
+    fn emit(&mut self, r: Record) {
+        self.summary.add(&r);
+        self.progress.update(&self.summary);
+        if let Some(kept) = self.kept.as_mut() {
+            if let Ok(rr) =
+                serde_json::to_value(&r).and_then(serde_json::from_value::<ReportRecord>)
+            {
+                kept.push(rr);
+            }
+        }
+        if self.output_error.is_none() {
+            if let Err(e) = self.sink.record(&r) {
+                self.output_error = Some(e);
+                self.stop.fire();
+            }
+        }
+    }
+}
+
+enum WState {
+    Checking(Vec<Record>),
+    Done(Option<String>),
+}
+
+/// Accept-all detection: one probe of a port nobody should serve, per host with open results.
+struct Wildcard {
+    port: u16,
+    settings: probe::Settings,
+    hosts: HashMap<IpAddr, WState>,
+    in_flight: usize,
+    shutdown: Shutdown,
+}
+
+impl Wildcard {
+    fn new(port: u16, cfg: &ScanConfig, shutdown: Shutdown) -> Wildcard {
+        let settings = probe::Settings {
+            timeout: cfg.overrides.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            linger: Duration::ZERO,
+            retries: 0,
+            attempts: 1,
+            attempt_gap: Duration::ZERO,
+        };
+        Wildcard {
+            port,
+            settings,
+            hosts: HashMap::new(),
+            in_flight: 0,
+            shutdown,
+        }
+    }
+
+    fn start(&mut self, ip: IpAddr, tx: mpsc::Sender<(IpAddr, Option<String>)>) {
+        self.in_flight += 1;
+        let (port, settings, sd) = (self.port, self.settings, self.shutdown.clone());
+        tokio::spawn(async move {
+            let o = probe::probe(SocketAddr::new(ip, port), settings, sd).await;
+            let found = matches!(o.verdict, Verdict::Open | Verdict::ClosedByPeer | Verdict::ResetByPeer).then(|| {
+                format!(
+                    "WILDCARD: the wildcard-check port {port} accepts connections too, so this host may answer every port \
+                     (SYN proxy, CDN, port forwarder): open does not prove a service"
+                )
+            });
+            let _ = tx.send((ip, found)).await;
+        });
     }
 }
 

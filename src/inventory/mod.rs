@@ -78,6 +78,8 @@ pub struct Target {
     pub timeout: Duration,
     /// Linger window (zero = connect-only).
     pub linger: Duration,
+    /// A positive control: must be as expected, or blocked-type verdicts of the run are untrusted.
+    pub control: bool,
 }
 
 impl Target {
@@ -96,6 +98,59 @@ pub struct Inventory {
     pub targets: Vec<Arc<Target>>,
     /// Non-fatal findings (duplicates), to print on stderr.
     pub warnings: Vec<String>,
+    /// Addresses, blocks and names never probed (`exclude:` of every file plus `--exclude`).
+    pub excludes: Excludes,
+}
+
+/// Addresses, CIDR blocks and names that are never probed; applied after expansion (and to the
+/// addresses a name resolves to).
+#[derive(Clone, Debug, Default)]
+pub struct Excludes {
+    nets: Vec<ipnet::IpNet>,
+    names: Vec<String>,
+}
+
+impl Excludes {
+    /// Add one entry: an address, a CIDR block or a name.
+    pub fn add(&mut self, s: &str) -> Result<(), String> {
+        let s = s.trim();
+        if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+            self.nets.push(ipnet::IpNet::from(ip));
+        } else if let Ok(net) = s.parse::<ipnet::IpNet>() {
+            self.nets.push(net.trunc());
+        } else if matches!(Host::parse(s), Ok(Host::Name(_))) {
+            self.names.push(s.to_ascii_lowercase());
+        } else {
+            return Err(format!(
+                "bad exclude `{s}`, expected an address, a CIDR block or a name"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether nothing is excluded.
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty() && self.names.is_empty()
+    }
+
+    /// Whether `ip` is excluded.
+    pub fn ip(&self, ip: std::net::IpAddr) -> bool {
+        self.nets.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Whether the name is excluded.
+    pub fn name(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    /// Whether a probe is excluded before resolution.
+    pub fn probe(&self, p: &Probe) -> bool {
+        match (&p.target.host, p.addr) {
+            (_, Some(ip)) => self.ip(ip),
+            (Host::Name(n), None) => self.name(n),
+            _ => false,
+        }
+    }
 }
 
 impl Inventory {
@@ -125,6 +180,14 @@ impl Inventory {
         ov: Overrides,
     ) -> Result<(), InventoryError> {
         let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        for ExcludeItem(e) in raw.exclude {
+            self.excludes.add(&e).map_err(|message| InventoryError {
+                file: file.to_string(),
+                line: 0,
+                column: 0,
+                message,
+            })?;
+        }
         let file: Arc<str> = Arc::from(file);
         let defaults = raw.defaults.unwrap_or_default();
         let timeout = ov
@@ -154,6 +217,7 @@ impl Inventory {
                 tags: t.tags.into(),
                 timeout: t.timeout.map_or(timeout, |d| d.0),
                 linger: t.linger.map_or(linger, |d| d.0),
+                control: t.control,
             }));
         }
         Ok(())
@@ -229,6 +293,17 @@ impl Inventory {
     /// The lazy probe stream.
     pub fn probes(&self) -> Probes {
         Probes::new(self.targets.clone())
+    }
+
+    /// Probes of positive-control targets only (`control: true`), or of the others.
+    pub fn probes_where(&self, control: bool) -> Probes {
+        Probes::new(
+            self.targets
+                .iter()
+                .filter(|t| t.control == control)
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -341,6 +416,8 @@ impl<'de> Deserialize<'de> for ExpectWord {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     defaults: Option<RawDefaults>,
+    #[serde(default)]
+    exclude: Vec<ExcludeItem>,
     #[serde(deserialize_with = "nonempty_targets")]
     targets: Vec<RawTarget>,
 }
@@ -379,6 +456,26 @@ fn nonempty_targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<RawTarget>, D
     d.deserialize_any(V)
 }
 
+/// One `exclude:` entry, validated where it stands.
+struct ExcludeItem(String);
+
+impl<'de> Deserialize<'de> for ExcludeItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ExcludeItem;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an address, a CIDR block or a name to exclude")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ExcludeItem, E> {
+                Excludes::default().add(s).map_err(E::custom)?;
+                Ok(ExcludeItem(s.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// One `targets:` entry as written.
 struct RawTarget {
     name: Option<String>,
@@ -388,6 +485,7 @@ struct RawTarget {
     tags: Vec<String>,
     timeout: Option<Dur>,
     linger: Option<Dur>,
+    control: bool,
 }
 
 #[derive(Deserialize)]
@@ -401,6 +499,7 @@ enum Field {
     Tags,
     Timeout,
     Linger,
+    Control,
 }
 
 impl<'de> Deserialize<'de> for RawTarget {
@@ -429,6 +528,7 @@ impl<'de> Visitor<'de> for TargetVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTarget, A::Error> {
         let (mut name, mut host, mut port, mut ports) = (None, None, None, None);
         let (mut expect, mut tags, mut timeout, mut linger) = (None, None, None, None);
+        let mut control = None;
         while let Some(key) = map.next_key::<Field>()? {
             match key {
                 Field::Name => set(&mut name, map.next_value::<String>()?, "name")?,
@@ -439,6 +539,7 @@ impl<'de> Visitor<'de> for TargetVisitor {
                 Field::Tags => set(&mut tags, map.next_value::<Vec<String>>()?, "tags")?,
                 Field::Timeout => set(&mut timeout, map.next_value::<Dur>()?, "timeout")?,
                 Field::Linger => set(&mut linger, map.next_value::<Dur>()?, "linger")?,
+                Field::Control => set(&mut control, map.next_value::<bool>()?, "control")?,
             }
         }
         let host = host.ok_or_else(|| {
@@ -461,6 +562,7 @@ impl<'de> Visitor<'de> for TargetVisitor {
             tags: tags.unwrap_or_default(),
             timeout,
             linger,
+            control: control.unwrap_or(false),
         })
     }
 }

@@ -39,8 +39,10 @@ pub struct Outcome {
     pub closed_after_ms: Option<f64>,
     /// First bytes the peer sent (raw, at most [`BANNER_MAX`]).
     pub banner: Vec<u8>,
-    /// Attempts made (1 + retries used).
+    /// Attempts made (1 + retries used; summed over `--attempts`).
     pub attempts: u32,
+    /// Each attempt's verdict with `--attempts N > 1`.
+    pub attempt_verdicts: Option<Vec<Verdict>>,
 }
 
 impl Outcome {
@@ -53,6 +55,7 @@ impl Outcome {
             closed_after_ms: None,
             banner: Vec::new(),
             attempts: 1,
+            attempt_verdicts: None,
         }
     }
 
@@ -83,10 +86,61 @@ pub struct Settings {
     pub linger: Duration,
     /// Extra attempts for `filtered` and `local-error` outcomes.
     pub retries: u32,
+    /// Independent attempts whose majority is the verdict (`--attempts`, flakiness).
+    pub attempts: u32,
+    /// Pause between those attempts.
+    pub attempt_gap: Duration,
 }
 
-/// Probe `addr` with retries; returns `interrupted` as soon as `shutdown` fires.
+/// Probe `addr` `s.attempts` times (each with its retries), `s.attempt_gap` apart; the verdict
+/// is the majority (ties go to the verdict seen first), and every attempt's verdict is kept.
 pub async fn probe(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Outcome {
+    if s.attempts <= 1 {
+        return probe_once(addr, s, shutdown).await;
+    }
+    let mut outs: Vec<Outcome> = Vec::new();
+    for i in 0..s.attempts {
+        if i > 0 {
+            tokio::select! {
+                () = tokio::time::sleep(s.attempt_gap) => {}
+                () = shutdown.wait() => break,
+            }
+        }
+        let o = probe_once(addr, s, shutdown.clone()).await;
+        let stop = o.verdict == Verdict::Interrupted;
+        outs.push(o);
+        if stop {
+            break;
+        }
+    }
+    let verdicts: Vec<Verdict> = outs.iter().map(|o| o.verdict).collect();
+    let counted: Vec<Verdict> = verdicts
+        .iter()
+        .copied()
+        .filter(|v| *v != Verdict::Interrupted)
+        .collect();
+    let majority = counted
+        .iter()
+        .copied()
+        .max_by_key(|v| {
+            let n = counted.iter().filter(|x| *x == v).count();
+            let first = counted.iter().position(|x| x == v).unwrap_or(0);
+            (n, std::cmp::Reverse(first))
+        })
+        .unwrap_or(Verdict::Interrupted);
+    let total_attempts = outs.iter().map(|o| o.attempts).sum();
+    let mut chosen = outs
+        .into_iter()
+        .rev()
+        .find(|o| o.verdict == majority)
+        .unwrap_or_else(|| Outcome::interrupted(Duration::ZERO));
+    chosen.attempts = total_attempts;
+    chosen.attempt_verdicts = Some(verdicts);
+    chosen
+}
+
+/// Probe `addr` once, with retries; returns `interrupted` as soon as `shutdown` fires.
+async fn probe_once(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Outcome {
     let start = Instant::now();
     let mut best: Option<Outcome> = None;
     for attempt in 1..=s.retries + 1 {

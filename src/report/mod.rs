@@ -7,6 +7,7 @@ mod json;
 mod junit;
 pub mod narrative;
 mod ndjson;
+mod prometheus;
 pub mod summary;
 pub mod table;
 
@@ -31,6 +32,8 @@ pub enum Format {
     Csv,
     /// JUnit XML, one testcase per probe, failures for mismatches.
     Junit,
+    /// Prometheus text exposition format (for node_exporter's textfile collector).
+    Prometheus,
 }
 
 /// Where a sink writes.
@@ -141,6 +144,7 @@ pub fn sink(format: Format, out: Output, table: TableOptions) -> Box<dyn Sink> {
         Format::Json => Box::new(json::Json::new(out)),
         Format::Csv => Box::new(csv::Csv::new(out)),
         Format::Junit => Box::new(junit::Junit::new(out)),
+        Format::Prometheus => Box::new(prometheus::Prometheus::new(out)),
     }
 }
 

@@ -30,6 +30,20 @@ pub struct Summary {
     pub counts: [u64; Verdict::ALL.len()],
     /// Wall time of the scan in milliseconds.
     pub elapsed_ms: f64,
+    /// Where the scan ran from.
+    pub vantage: String,
+    /// Start of the scan, seconds since the Unix epoch.
+    pub started_at: f64,
+    /// Positive controls not as expected (non-zero: blocked-type verdicts are untrusted, exit 3).
+    pub controls_failed: u64,
+    /// Records marked `trusted: false`.
+    pub untrusted: u64,
+    /// Records whose attempts disagreed.
+    pub flaky: u64,
+    /// `open` records on hosts that also accepted the wildcard-check port.
+    pub wildcard: u64,
+    /// Probes skipped by excludes.
+    pub excluded: u64,
 }
 
 fn counts_map<S: Serializer>(c: &[u64; Verdict::ALL.len()], s: S) -> Result<S::Ok, S::Error> {
@@ -55,7 +69,13 @@ impl Summary {
         if let Some(i) = Verdict::ALL.iter().position(|v| *v == r.verdict) {
             self.counts[i] += 1;
         }
-        self.incomplete = self.interrupted || self.local_errors > 0;
+        if r.control && !r.ok {
+            self.controls_failed += 1;
+        }
+        self.untrusted += u64::from(!r.trusted);
+        self.flaky += u64::from(r.flaky);
+        self.wildcard += u64::from(r.wildcard);
+        self.incomplete = self.interrupted || self.local_errors > 0 || self.controls_failed > 0;
     }
 
     /// Mark the run as interrupted.

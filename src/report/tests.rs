@@ -21,10 +21,25 @@ fn records() -> Vec<Record> {
         Some("ECONNREFUSED".into()),
         "ECONNREFUSED, \"quoted\"".into(),
     );
+    let meta = crate::record::RunMeta {
+        vantage: "lab".into(),
+    };
     vec![
-        Record::new(&inv.targets[0], "127.0.0.1".parse().ok(), 22, open),
-        Record::new(&inv.targets[1], "::1".parse().ok(), 80, refused.clone()),
-        Record::new(&inv.targets[0], "127.0.0.1".parse().ok(), 22, refused),
+        Record::new(&inv.targets[0], "127.0.0.1".parse().ok(), 22, open, &meta),
+        Record::new(
+            &inv.targets[1],
+            "::1".parse().ok(),
+            80,
+            refused.clone(),
+            &meta,
+        ),
+        Record::new(
+            &inv.targets[0],
+            "127.0.0.1".parse().ok(),
+            22,
+            refused,
+            &meta,
+        ),
     ]
 }
 

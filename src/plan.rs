@@ -1,0 +1,152 @@
+//! Before the scan: how big and how long. The worst case assumes every probe waits its full
+//! timeout (all retries and attempts used) plus its linger window, in waves of the effective
+//! concurrency, and that the busiest host and the rate limit can only make it longer.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::inventory::{Host, Inventory};
+use crate::pool::Limits;
+
+/// Size and worst-case duration of a scan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Probes after expansion and exclusion (a name counts one address).
+    pub probes: u128,
+    /// Probes skipped by excludes (before resolution).
+    pub excluded: u128,
+    /// Distinct hosts (addresses, and names as one each).
+    pub hosts: u128,
+    /// Concurrency after the per-host cap: min(concurrency, per_host × hosts).
+    pub effective_concurrency: u128,
+    /// Worst-case wall time.
+    pub worst: Duration,
+}
+
+impl Plan {
+    /// Compute the plan; iterates the probes only when excludes must be applied.
+    pub fn of(inv: &Inventory, limits: &Limits) -> Plan {
+        let (probes, excluded) = if inv.excludes.is_empty() {
+            (inv.probe_count(), 0)
+        } else {
+            let mut kept = 0u128;
+            let mut skipped = 0u128;
+            for p in inv.probes() {
+                if inv.excludes.probe(&p) {
+                    skipped += 1;
+                } else {
+                    kept += 1;
+                }
+            }
+            (kept, skipped)
+        };
+        let mut per_host: HashMap<&Host, u128> = HashMap::new();
+        for t in &inv.targets {
+            *per_host.entry(&t.host).or_default() += u128::from(t.ports.len());
+        }
+        let hosts: u128 = per_host
+            .keys()
+            .map(|h| h.address_count())
+            .fold(0, u128::saturating_add);
+        let busiest = per_host.values().copied().max().unwrap_or(0);
+        let per_probe = inv
+            .targets
+            .iter()
+            .map(|t| t.timeout * (1 + limits.retries) + t.linger)
+            .max()
+            .unwrap_or_default();
+        let per_probe =
+            per_probe * limits.attempts + limits.attempt_gap * limits.attempts.saturating_sub(1);
+        let conc = limits.concurrency.max(1) as u128;
+        let per = limits.per_host.max(1) as u128;
+        let effective = conc.min(per.saturating_mul(hosts.max(1)));
+        let waves = |n: u128, width: u128| n.div_ceil(width.max(1));
+        let mut worst = mul(per_probe, waves(probes, effective));
+        worst = worst.max(mul(per_probe, waves(busiest, per)));
+        if let Some(rate) = limits.rate {
+            worst = worst.max(Duration::from_secs_f64(probes as f64 / rate));
+        }
+        Plan {
+            probes,
+            excluded,
+            hosts,
+            effective_concurrency: effective,
+            worst,
+        }
+    }
+}
+
+fn mul(d: Duration, n: u128) -> Duration {
+    d.checked_mul(u32::try_from(n).unwrap_or(u32::MAX))
+        .unwrap_or(Duration::MAX)
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} probes to {} hosts", self.probes, self.hosts)?;
+        if self.excluded > 0 {
+            write!(f, " ({} excluded)", self.excluded)?;
+        }
+        let secs = Duration::from_secs(
+            self.worst
+                .as_secs()
+                .max(u64::from(self.worst.subsec_millis() > 0)),
+        );
+        write!(
+            f,
+            "; effective concurrency {}; worst case {} (every probe timing out)",
+            self.effective_concurrency,
+            humantime::format_duration(secs)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Overrides;
+
+    #[test]
+    fn worst_case_is_waves_of_timeout_plus_linger() {
+        let mut inv = Inventory::default();
+        inv.add_text(
+            "p.yaml",
+            "defaults: {timeout: 1s, linger: 0}\ntargets:\n  - {host: 127.0.0.1, ports: \"1-3000\"}\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        let limits = Limits {
+            concurrency: 1000,
+            per_host: 1000,
+            retries: 0,
+            ..Limits::default()
+        };
+        let p = Plan::of(&inv, &limits);
+        assert_eq!(p.probes, 3000);
+        assert_eq!(p.hosts, 1);
+        assert_eq!(p.worst, Duration::from_secs(3));
+        // The per-host cap bounds a one-host sweep.
+        let capped = Plan::of(
+            &inv,
+            &Limits {
+                per_host: 100,
+                ..limits
+            },
+        );
+        assert_eq!(capped.worst, Duration::from_secs(30));
+        // Retries double the timeout part; a rate limit can dominate.
+        let slow = Plan::of(
+            &inv,
+            &Limits {
+                retries: 1,
+                rate: Some(10.0),
+                ..limits
+            },
+        );
+        assert_eq!(slow.worst, Duration::from_secs(300));
+        inv.excludes.add("127.0.0.1").unwrap();
+        let none = Plan::of(&inv, &limits);
+        assert_eq!((none.probes, none.excluded), (0, 3000));
+    }
+}
