@@ -168,6 +168,7 @@ async fn serve_lab(a: LabArgs, mut shutdown: Shutdown) -> Exit {
         (Behaviour::Refused, &a.refused),
         (Behaviour::Filtered, &a.filtered),
         (Behaviour::Stream, &a.stream),
+        (Behaviour::Alternate, &a.alternate),
     ];
     let mut plan = Vec::new();
     for (b, lists) in groups {

@@ -129,6 +129,9 @@ pub struct LabArgs {
     /// Accept and send bytes forever.
     #[arg(long)]
     pub stream: Vec<String>,
+    /// Alternate per connection: hold, then close at once (a flaky service).
+    #[arg(long)]
+    pub alternate: Vec<String>,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

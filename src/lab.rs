@@ -38,6 +38,8 @@ pub enum Behaviour {
     Filtered,
     /// Accept and send bytes forever (chargen-like) → `open`, banner bounded.
     Stream,
+    /// Alternate per connection: hold (→ `open`), then close (→ `closed-by-peer`): a flaky service.
+    Alternate,
 }
 
 impl Behaviour {
@@ -53,6 +55,7 @@ impl Behaviour {
             Behaviour::Refused => "refused",
             Behaviour::Filtered => "filtered",
             Behaviour::Stream => "stream",
+            Behaviour::Alternate => "alternate",
         }
     }
 }
@@ -121,9 +124,16 @@ pub fn start(ip: IpAddr, plan: &[(Behaviour, u16)]) -> io::Result<Lab> {
 }
 
 async fn accept_loop(listener: TcpListener, b: Behaviour) {
+    let mut n: u64 = 0;
     loop {
         match listener.accept().await {
             Ok((s, _)) => {
+                n += 1;
+                let b = match b {
+                    Behaviour::Alternate if n % 2 == 1 => Behaviour::Open,
+                    Behaviour::Alternate => Behaviour::Closed,
+                    b => b,
+                };
                 tokio::spawn(serve(s, b));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -164,6 +174,6 @@ async fn serve(mut s: TcpStream, b: Behaviour) {
             let chunk = [b'x'; 1024];
             while s.write_all(&chunk).await.is_ok() {}
         }
-        Behaviour::Refused | Behaviour::Filtered => {}
+        Behaviour::Refused | Behaviour::Filtered | Behaviour::Alternate => {}
     }
 }

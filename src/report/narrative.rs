@@ -27,6 +27,31 @@ impl Sink for Narrative {
         if let Some(b) = &r.banner {
             writeln!(w, "  banner: \"{b}\"")?;
         }
+        if let Some(v) = &r.attempt_verdicts {
+            let list: Vec<&str> = v.iter().map(|x| x.as_str()).collect();
+            let tag = if r.flaky {
+                "FLAKY: attempts disagree"
+            } else {
+                "stable"
+            };
+            writeln!(
+                w,
+                "  attempts: {} ({tag}; the verdict is the majority)",
+                list.join(", ")
+            )?;
+        }
+        if r.wildcard {
+            writeln!(
+                w,
+                "  WILDCARD: this host accepts on a port nobody should serve; open does not prove a service"
+            )?;
+        }
+        if !r.trusted {
+            writeln!(
+                w,
+                "  UNTRUSTED: a positive control failed, so this blocked-type verdict proves nothing"
+            )?;
+        }
         let mark = if r.ok {
             "as expected"
         } else {

@@ -23,11 +23,35 @@ impl Table {
     }
 }
 
-const HEAD: [&str; 8] = [
-    "NAME", "HOST", "ADDRESS", "PORT", "VERDICT", "EXPECTED", "TIME", "DETAIL",
+const HEAD: [&str; 9] = [
+    "NAME", "HOST", "ADDRESS", "PORT", "VERDICT", "EXPECTED", "TIME", "NOTES", "DETAIL",
 ];
 
-fn cells(r: &Record) -> [String; 8] {
+/// Flags worth a glance: control, untrusted, wildcard, flaky (with the attempts' verdicts).
+fn notes(r: &Record) -> String {
+    let mut n: Vec<String> = Vec::new();
+    if r.control {
+        n.push("control".into());
+    }
+    if !r.trusted {
+        n.push("UNTRUSTED".into());
+    }
+    if r.wildcard {
+        n.push("WILDCARD".into());
+    }
+    if let Some(v) = &r.attempt_verdicts {
+        let agree = v.iter().filter(|x| **x == r.verdict).count();
+        let tag = if r.flaky { "flaky" } else { "stable" };
+        n.push(format!("{tag} {agree}/{}", v.len()));
+    }
+    if n.is_empty() {
+        "-".into()
+    } else {
+        n.join(",")
+    }
+}
+
+fn cells(r: &Record) -> [String; 9] {
     let time = match (r.connect_ms, r.closed_after_ms) {
         (Some(c), Some(a)) => format!("{c:.1}+{a:.1}ms"),
         (Some(c), None) => format!("{c:.1}ms"),
@@ -48,13 +72,14 @@ fn cells(r: &Record) -> [String; 8] {
         format!("{}{mark}", r.verdict),
         r.expect.to_string(),
         time,
+        notes(r),
         detail,
     ]
 }
 
 /// Render rows as aligned columns (the last column is not padded).
 pub fn render_rows(w: &mut impl Write, rows: &[Record]) -> io::Result<()> {
-    let body: Vec<[String; 8]> = rows.iter().map(cells).collect();
+    let body: Vec<[String; 9]> = rows.iter().map(cells).collect();
     let mut width = HEAD.map(|h| h.chars().count());
     for row in &body {
         for (i, c) in row.iter().enumerate() {
@@ -108,6 +133,22 @@ pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     )?;
     if s.local_errors > 0 {
         write!(w, ", {} local errors (no verdict: rerun)", s.local_errors)?;
+    }
+    if s.excluded > 0 {
+        write!(w, ", {} excluded", s.excluded)?;
+    }
+    if s.flaky > 0 {
+        write!(w, ", {} flaky", s.flaky)?;
+    }
+    if s.wildcard > 0 {
+        write!(w, ", {} open on wildcard hosts", s.wildcard)?;
+    }
+    if s.controls_failed > 0 {
+        write!(
+            w,
+            "; {} CONTROL(S) FAILED: {} blocked-type verdicts untrusted",
+            s.controls_failed, s.untrusted
+        )?;
     }
     if s.interrupted {
         write!(w, "; INTERRUPTED: partial results")?;
