@@ -15,13 +15,29 @@ use crate::{demo, run};
 
 /// Run the command; the runtime is shut down without waiting for stuck resolver threads.
 pub fn main_with(cli: Cli) -> Exit {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("telltale: cannot start the runtime: {e}");
+    // The runtime's signal driver needs fds and tokio panics if it cannot get them: check first,
+    // and catch the panic as a backstop (the check and the build can race other processes).
+    if !crate::limits::fd_headroom(16) {
+        eprintln!(
+            "telltale: too few free file descriptors to start (raise `ulimit -n`); nothing scanned"
+        );
+        return Exit::Incomplete;
+    }
+    let build = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    let rt = match std::panic::catch_unwind(build) {
+        Ok(Ok(rt)) => rt,
+        Ok(Err(e)) => {
+            eprintln!("telltale: cannot start the runtime: {e}; nothing scanned");
+            return Exit::Incomplete;
+        }
+        Err(_) => {
+            eprintln!(
+                "telltale: cannot start the runtime (out of file descriptors?); nothing scanned"
+            );
             return Exit::Incomplete;
         }
     };
@@ -59,6 +75,10 @@ async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
             let cfg = ScanConfig::from(&a.opts);
             match Inventory::load(&a.inventories, cfg.overrides) {
                 Ok(inv) => run::scan(inv, &cfg, shutdown).await,
+                Err(e) if e.local => {
+                    eprintln!("telltale: {e}; nothing scanned");
+                    Exit::Incomplete
+                }
                 Err(e) => {
                     eprintln!("telltale: {e}");
                     eprintln!("telltale: inventory invalid: nothing scanned");

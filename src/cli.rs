@@ -138,6 +138,19 @@ fn duration(s: &str) -> Result<Duration, String> {
     crate::inventory::parse_duration(s)
 }
 
+fn shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("bad shard `{s}`, expected K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n) = (
+        k.trim().parse::<u32>().map_err(|_| bad())?,
+        n.trim().parse::<u32>().map_err(|_| bad())?,
+    );
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
 fn positive_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
@@ -218,6 +231,10 @@ pub struct Opts {
     /// table; the exit code stays the scan's unless --fail-on-drift.
     #[arg(long, value_name = "REPORT")]
     pub baseline: Option<PathBuf>,
+    /// Scan only shard K of N (1 ≤ K ≤ N): a deterministic, probe-level slice of the expanded
+    /// inventory; the N shards are disjoint and together are exactly the full scan.
+    #[arg(long, value_name = "K/N", value_parser = shard)]
+    pub shard: Option<(u32, u32)>,
     /// With --baseline: exit 1 when anything drifted (unless the scan itself exits 2 or 3).
     #[arg(long, requires = "baseline")]
     pub fail_on_drift: bool,

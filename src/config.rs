@@ -37,6 +37,8 @@ pub struct ScanConfig {
     pub baseline: Option<PathBuf>,
     /// Exit 1 on drift.
     pub fail_on_drift: bool,
+    /// `--shard K/N`.
+    pub shard: Option<(u32, u32)>,
 }
 
 impl Default for ScanConfig {
@@ -56,6 +58,7 @@ impl Default for ScanConfig {
             wildcard_port: Some(DEFAULT_WILDCARD_PORT),
             baseline: None,
             fail_on_drift: false,
+            shard: None,
         }
     }
 }
@@ -87,6 +90,7 @@ impl From<&Opts> for ScanConfig {
             meta: match &o.vantage {
                 Some(v) => RunMeta {
                     vantage: v.as_str().into(),
+                    ..RunMeta::default()
                 },
                 None => RunMeta::default(),
             },
@@ -95,6 +99,7 @@ impl From<&Opts> for ScanConfig {
             wildcard_port: (!o.no_detect_wildcard).then_some(o.wildcard_port),
             baseline: o.baseline.clone(),
             fail_on_drift: o.fail_on_drift,
+            shard: o.shard,
         }
     }
 }

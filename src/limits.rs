@@ -33,5 +33,19 @@ pub fn clamp_concurrency(want: usize, dns_concurrency: usize) -> (usize, Option<
 }
 
 fn open_fds() -> u64 {
-    std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count() as u64)
+    // read_dir holds one fd of its own while counting.
+    std::fs::read_dir("/proc/self/fd").map_or(16, |d| (d.count() as u64).saturating_sub(1))
+}
+
+/// Whether `n` more file descriptors can be opened right now (checked by opening them).
+/// Used to tell a local fd shortage from a remote answer when an API (getaddrinfo) hides it.
+pub fn fd_headroom(n: usize) -> bool {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => held.push(f),
+            Err(_) => return false,
+        }
+    }
+    true
 }

@@ -39,6 +39,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `wildcard` | bool | the host also accepted the wildcard-check port: an `open` here may be a SYN proxy or forwarder |
 /// | `flaky` | bool | with `--attempts N`, the attempts disagreed |
 /// | `attempt_verdicts` | [string] \| null | with `--attempts N > 1`, each attempt's verdict in order (the verdict is the majority) |
+/// | `shard` | string \| null | `K/N` when the run scanned one shard |
+/// | `inventory_digest` | string | digest of the inventory files and excludes; equal for every shard of one inventory |
 #[derive(Clone, Debug, Serialize)]
 pub struct Record {
     /// Schema version.
@@ -83,6 +85,10 @@ pub struct Record {
     pub flaky: bool,
     /// Each attempt's verdict with `--attempts N > 1`.
     pub attempt_verdicts: Option<Vec<Verdict>>,
+    /// `--shard K/N` of the run, if sharded.
+    pub shard: Option<Arc<str>>,
+    /// Digest of the inventory the run scanned.
+    pub inventory_digest: Arc<str>,
 }
 
 /// Facts about the run copied into every record.
@@ -90,12 +96,18 @@ pub struct Record {
 pub struct RunMeta {
     /// `--vantage` label.
     pub vantage: Arc<str>,
+    /// `--shard K/N` as "K/N", if sharded.
+    pub shard: Option<Arc<str>>,
+    /// Digest of the inventory (see `Inventory::digest`).
+    pub inventory_digest: Arc<str>,
 }
 
 impl Default for RunMeta {
     fn default() -> Self {
         RunMeta {
             vantage: Arc::from(hostname()),
+            shard: None,
+            inventory_digest: Arc::from(""),
         }
     }
 }
@@ -144,6 +156,8 @@ impl Record {
                 .as_ref()
                 .is_some_and(|v| v.iter().any(|x| *x != o.verdict)),
             attempt_verdicts: o.attempt_verdicts,
+            shard: meta.shard.clone(),
+            inventory_digest: meta.inventory_digest.clone(),
         }
     }
 

@@ -101,6 +101,15 @@ impl Resolver {
         .await;
         let took = fmt_ms(start.elapsed());
         match joined {
+            // glibc may answer EAI_AGAIN or even EAI_NONAME for a hosts-file name when it could
+            // not open /etc/hosts or a socket (fds exhausted): a name error then says nothing
+            // about the name. Check that fds are available before believing it.
+            Ok(Resolution::Failed { code, .. }) if !crate::limits::fd_headroom(4) => local(
+                "EMFILE",
+                format!(
+                    "resolving {name} failed ({code}) while this host was out of file descriptors; says nothing about the name (after {took})"
+                ),
+            ),
             Ok(r) => with_time(r, &took),
             Err(e) => local("panic", format!("resolver thread failed: {e}")),
         }

@@ -94,6 +94,12 @@ pub async fn scan_into(
             humantime::format_duration(t)
         );
     }
+    if let Some((k, n)) = cfg.shard {
+        inv.set_shard(k, n);
+    }
+    let mut meta = cfg.meta.clone();
+    meta.inventory_digest = inv.digest().into();
+    meta.shard = cfg.shard.map(|(k, n)| format!("{k}/{n}").into());
     let plan = Plan::of(&inv, &limits);
     eprintln!("telltale: {plan}");
     if cfg.dry_run {
@@ -111,7 +117,7 @@ pub async fn scan_into(
     let run = PoolRun {
         names,
         limits,
-        meta: cfg.meta.clone(),
+        meta,
         excludes: std::sync::Arc::new(inv.excludes.clone()),
     };
     let pool = tokio::spawn(pool::run(phases, run, inner.clone(), tx));
@@ -388,7 +394,7 @@ fn output_failed(e: &io::Error) -> Exit {
 
 fn dedup_names(inv: &Inventory) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for t in &inv.targets {
+    for t in inv.targets.iter().filter(|t| inv.in_shard(t)) {
         if let Host::Name(n) = &t.host {
             if !names.contains(n) {
                 names.push(n.clone());

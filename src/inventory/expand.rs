@@ -19,6 +19,9 @@ pub struct Probe {
     pub addr: Option<IpAddr>,
     /// The port.
     pub port: u16,
+    /// Position in the whole inventory's expansion order (before name resolution); shards
+    /// split on it.
+    pub index: u128,
 }
 
 /// Iterator over every probe of an inventory.
@@ -28,6 +31,10 @@ pub struct Probes {
     port_idx: u64,
     cur_port: u16,
     addrs: Option<IpAddrRange>,
+    /// Probe position within the current target.
+    local: u128,
+    /// Keep only probes whose index is `k` modulo `n`.
+    shard: Option<(u128, u128)>,
 }
 
 impl Probes {
@@ -38,20 +45,29 @@ impl Probes {
             port_idx: 0,
             cur_port: 0,
             addrs: None,
+            local: 0,
+            shard: None,
         }
     }
-}
 
-impl Iterator for Probes {
-    type Item = Probe;
+    /// Keep only shard `k` of `n` (1-based `k`): probes whose inventory index is `k-1` modulo
+    /// `n`. Split at the probe level, so a large CIDR is spread over every shard.
+    pub fn shard(mut self, k: u32, n: u32) -> Probes {
+        if n > 1 {
+            self.shard = Some((u128::from(k.saturating_sub(1)), u128::from(n)));
+        }
+        self
+    }
 
-    fn next(&mut self) -> Option<Probe> {
+    fn next_any(&mut self) -> Option<Probe> {
         loop {
             let t = self.targets.get(self.ti)?;
+            let index = t.first_index + self.local;
             match &t.host {
                 Host::Ip(_) | Host::Name(_) => {
                     if let Some(port) = t.ports.nth(self.port_idx) {
                         self.port_idx += 1;
+                        self.local += 1;
                         let addr = if let Host::Ip(ip) = t.host {
                             Some(ip)
                         } else {
@@ -61,15 +77,18 @@ impl Iterator for Probes {
                             target: t.clone(),
                             addr,
                             port,
+                            index,
                         });
                     }
                 }
                 Host::Net(net) => {
                     if let Some(a) = self.addrs.as_mut().and_then(Iterator::next) {
+                        self.local += 1;
                         return Some(Probe {
                             target: t.clone(),
                             addr: Some(a),
                             port: self.cur_port,
+                            index,
                         });
                     }
                     if let Some(port) = t.ports.nth(self.port_idx) {
@@ -82,7 +101,22 @@ impl Iterator for Probes {
             }
             self.ti += 1;
             self.port_idx = 0;
+            self.local = 0;
             self.addrs = None;
+        }
+    }
+}
+
+impl Iterator for Probes {
+    type Item = Probe;
+
+    fn next(&mut self) -> Option<Probe> {
+        loop {
+            let p = self.next_any()?;
+            match self.shard {
+                Some((k, n)) if p.index % n != k => continue,
+                _ => return Some(p),
+            }
         }
     }
 }

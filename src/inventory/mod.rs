@@ -33,8 +33,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(1);
 
 /// An inventory error, positioned in its file.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+#[derive(Debug)]
 pub struct InventoryError {
     /// File as given on the command line.
     pub file: String,
@@ -44,7 +43,25 @@ pub struct InventoryError {
     pub column: usize,
     /// What was wrong and what was expected.
     pub message: String,
+    /// The file could not be read because of this host (fds, memory), not because it is wrong.
+    pub local: bool,
 }
+
+impl fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for InventoryError {}
 
 /// Settings from the command line that override each file's `defaults:` (per-target keys still win).
 #[derive(Clone, Copy, Debug, Default)]
@@ -80,6 +97,8 @@ pub struct Target {
     pub linger: Duration,
     /// A positive control: must be as expected, or blocked-type verdicts of the run are untrusted.
     pub control: bool,
+    /// Index of this target's first probe in the whole inventory's expansion order.
+    pub first_index: u128,
 }
 
 impl Target {
@@ -100,6 +119,10 @@ pub struct Inventory {
     pub warnings: Vec<String>,
     /// Addresses, blocks and names never probed (`exclude:` of every file plus `--exclude`).
     pub excludes: Excludes,
+    /// Every file's text, in order, for the inventory digest.
+    digest_input: Vec<u8>,
+    /// `--shard K/N`: only probes whose index is K-1 modulo N.
+    shard: Option<(u32, u32)>,
 }
 
 /// Addresses, CIDR blocks and names that are never probed; applied after expansion (and to the
@@ -165,6 +188,10 @@ impl Inventory {
                 line: 0,
                 column: 0,
                 message: format!("cannot read inventory: {e}"),
+                local: matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+                ),
             })?;
             inv.add_text(&label, &text, ov)?;
         }
@@ -186,6 +213,7 @@ impl Inventory {
                 line: 0,
                 column: 0,
                 message,
+                local: false,
             })?;
         }
         let file: Arc<str> = Arc::from(file);
@@ -218,8 +246,12 @@ impl Inventory {
                 timeout: t.timeout.map_or(timeout, |d| d.0),
                 linger: t.linger.map_or(linger, |d| d.0),
                 control: t.control,
+                first_index: 0,
             }));
         }
+        self.digest_input.extend_from_slice(text.as_bytes());
+        self.digest_input.push(0);
+        self.reindex();
         Ok(())
     }
 
@@ -247,14 +279,53 @@ impl Inventory {
             }
         }
         self.targets.retain(|t| !t.ports.is_empty());
+        self.reindex();
     }
 
-    /// Total probes after expansion (names count one address).
+    /// Recompute every target's `first_index` (expansion order over all files).
+    fn reindex(&mut self) {
+        let mut next = 0u128;
+        for t in &mut self.targets {
+            let count = t.probe_count();
+            if let Some(tm) = Arc::get_mut(t) {
+                tm.first_index = next;
+            }
+            next = next.saturating_add(count);
+        }
+    }
+
+    /// Total probes after expansion (names count one address), of this shard if sharded.
     pub fn probe_count(&self) -> u128 {
-        self.targets
+        let all = self
+            .targets
             .iter()
             .map(|t| t.probe_count())
-            .fold(0, u128::saturating_add)
+            .fold(0, u128::saturating_add);
+        match self.shard {
+            Some((k, n)) => {
+                let (k, n) = (u128::from(k - 1), u128::from(n));
+                if all > k { (all - k - 1) / n + 1 } else { 0 }
+            }
+            None => all,
+        }
+    }
+
+    /// Scan only shard `k` of `n` (1 ≤ k ≤ n) from now on.
+    pub fn set_shard(&mut self, k: u32, n: u32) {
+        self.shard = (k >= 1 && k <= n && n > 1).then_some((k, n));
+    }
+
+    /// Whether target `t` has at least one probe in this run's shard.
+    pub fn in_shard(&self, t: &Target) -> bool {
+        let Some((k, n)) = self.shard else {
+            return true;
+        };
+        let (k, n) = (u128::from(k - 1), u128::from(n));
+        let count = t.probe_count();
+        if count >= n {
+            return count > 0;
+        }
+        (t.first_index..t.first_index + count).any(|i| i % n == k)
     }
 
     /// Refuse inventories that expand past [`LARGE_INVENTORY`] unless allowed.
@@ -282,6 +353,7 @@ impl Inventory {
             message: format!(
                 "inventory expands to {n} probes, more than {LARGE_INVENTORY}{what}; pass --allow-large to scan it anyway"
             ),
+            local: false,
         })
     }
 
@@ -292,18 +364,39 @@ impl Inventory {
 
     /// The lazy probe stream.
     pub fn probes(&self) -> Probes {
-        Probes::new(self.targets.clone())
+        self.sharded(Probes::new(self.targets.clone()))
+    }
+
+    fn sharded(&self, p: Probes) -> Probes {
+        match self.shard {
+            Some((k, n)) => p.shard(k, n),
+            None => p,
+        }
+    }
+
+    /// A short digest of the inventory texts (and excludes): reports of one inventory carry the
+    /// same digest, so `merge` can refuse to mix shards of different inventories.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(&self.digest_input);
+        h.update(format!("{:?}", self.excludes).as_bytes());
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Probes of positive-control targets only (`control: true`), or of the others.
     pub fn probes_where(&self, control: bool) -> Probes {
-        Probes::new(
-            self.targets
-                .iter()
-                .filter(|t| t.control == control)
-                .cloned()
-                .collect(),
-        )
+        let targets = self
+            .targets
+            .iter()
+            .filter(|t| t.control == control)
+            .cloned()
+            .collect();
+        self.sharded(Probes::new(targets))
     }
 }
 
@@ -324,6 +417,7 @@ fn yaml_error(file: &str, e: &serde_yaml::Error) -> InventoryError {
         line,
         column,
         message,
+        local: false,
     }
 }
 

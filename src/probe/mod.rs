@@ -234,7 +234,15 @@ async fn attempt_once(addr: SocketAddr, timeout: Duration, linger: Duration) -> 
                     ),
                 );
             }
-            Ok(Err(e)) => return async_connect_error(&e, start.elapsed()),
+            Ok(Err(e)) => {
+                let mut out = async_connect_error(&e, start.elapsed());
+                if out.verdict == Verdict::ResetByPeer {
+                    // The peer may have sent a banner before its RST; Linux keeps those bytes
+                    // readable after the error, so do not lose them.
+                    out.banner = drain_banner(&stream);
+                }
+                return out;
+            }
             Ok(Ok(())) => {}
         }
     }
@@ -305,6 +313,25 @@ fn async_connect_error(e: &io::Error, after: Duration) -> Outcome {
         _ => format!("{name} after {}", fmt_ms(after)),
     };
     Outcome::new(verdict, errno, detail)
+}
+
+/// Whatever is already in the receive queue, without waiting (bounded).
+fn drain_banner(stream: &TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let sock = socket2::SockRef::from(stream);
+    let mut reader: &Socket = &sock;
+    let mut banner = Vec::new();
+    let mut buf = [0u8; 1024];
+    while banner.len() < BANNER_MAX {
+        match reader.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                let room = BANNER_MAX - banner.len();
+                banner.extend_from_slice(&buf[..n.min(room)]);
+            }
+            _ => break,
+        }
+    }
+    banner
 }
 
 /// Read for the linger window; the banner is bounded, the rest is discarded.

@@ -128,7 +128,7 @@ pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     let secs = s.elapsed_ms / 1000.0;
     write!(
         w,
-        "\n{} probes: {} as expected, {} not as expected",
+        "\n{} probes, {} as expected, {} not as expected",
         s.total, s.ok, s.mismatches
     )?;
     if s.local_errors > 0 {
@@ -153,7 +153,7 @@ pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     if s.interrupted {
         write!(w, "; INTERRUPTED: partial results")?;
     }
-    writeln!(w, "; {secs:.2}s")
+    writeln!(w, " in {secs:.2}s")
 }
 
 impl Sink for Table {

@@ -23,6 +23,7 @@ fn records() -> Vec<Record> {
     );
     let meta = crate::record::RunMeta {
         vantage: "lab".into(),
+        ..Default::default()
     };
     vec![
         Record::new(&inv.targets[0], "127.0.0.1".parse().ok(), 22, open, &meta),
@@ -152,7 +153,7 @@ fn table_shows_meaning_and_who_to_ask() {
     let text = render(Format::Table);
     assert!(text.contains("db <1>"));
     assert!(text.contains("server admin"));
-    assert!(text.contains("3 probes: 2 as expected, 1 not as expected"));
+    assert!(text.contains("3 probes, 2 as expected, 1 not as expected"));
     assert!(text.contains("refused ✗"));
 }
 
