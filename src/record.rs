@@ -25,7 +25,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `port` | int | the port |
 /// | `verdict` | string | `open`, `closed-by-peer`, `reset-by-peer`, `refused`, `unreachable`, `filtered`, `dns-error`, `local-error`, `interrupted` |
 /// | `expect` | [string] | acceptable verdicts (aliases expanded) |
-/// | `ok` | bool | verdict is in `expect` |
+/// | `ok` | bool \| null | verdict is in `expect`; null when the inventory has no expectation for this vantage |
 /// | `connect_ms` | number \| null | connect() to established |
 /// | `closed_after_ms` | number \| null | established to the peer's FIN/RST |
 /// | `banner` | string \| null | first bytes the peer sent (≤ 256), escaped: printable ASCII, `\r \n \t \\`, `\xNN` |
@@ -57,8 +57,8 @@ pub struct Record {
     pub verdict: Verdict,
     /// What should have happened.
     pub expect: Expect,
-    /// Whether it did.
-    pub ok: bool,
+    /// Whether it did; None when the inventory has no expectation for this run's vantage.
+    pub ok: Option<bool>,
     /// Connect time.
     pub connect_ms: Option<f64>,
     /// Time until the peer closed.
@@ -130,7 +130,15 @@ impl Record {
         o: Outcome,
         meta: &RunMeta,
     ) -> Record {
-        let ok = target.expect.contains(o.verdict);
+        let expect = target.expect.for_vantage(&meta.vantage);
+        let ok = expect.map(|e| e.contains(o.verdict));
+        let mut o = o;
+        if expect.is_none() {
+            o.detail = format!(
+                "{}; no expectation for vantage `{}`",
+                o.detail, meta.vantage
+            );
+        }
         Record {
             format_version: FORMAT_VERSION,
             name: target.name.clone(),
@@ -138,7 +146,7 @@ impl Record {
             addr,
             port,
             verdict: o.verdict,
-            expect: target.expect,
+            expect: expect.unwrap_or(Expect::EMPTY),
             ok,
             connect_ms: o.connect_ms,
             closed_after_ms: o.closed_after_ms,
@@ -159,6 +167,11 @@ impl Record {
             shard: meta.shard.clone(),
             inventory_digest: meta.inventory_digest.clone(),
         }
+    }
+
+    /// As expected (an unknown expectation is not a pass).
+    pub fn passed(&self) -> bool {
+        self.ok == Some(true)
     }
 
     /// `addr:port` for display (`[v6]:port`), or `-:port` without an address.

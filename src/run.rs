@@ -262,7 +262,7 @@ impl Collector {
     }
 
     fn on_record(&mut self, mut r: Record, wtx: &mpsc::Sender<(IpAddr, Option<String>)>) {
-        if r.control && !r.ok {
+        if r.control && !r.passed() {
             self.controls_failed = true;
         }
         if self.controls_failed

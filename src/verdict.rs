@@ -267,3 +267,123 @@ mod tests {
         }
     }
 }
+
+/// What the inventory expects, possibly per vantage: `expect: open` or
+/// `expect: {app: open, dmz: blocked, default: reachable}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExpectSpec {
+    /// One expectation wherever the scan runs.
+    Plain(Expect),
+    /// Per vantage label, with an optional `default` for other vantages.
+    PerVantage {
+        /// (vantage, expectation), in inventory order.
+        by: Vec<(String, Expect)>,
+        /// For vantages not listed.
+        default: Option<Expect>,
+    },
+}
+
+impl Default for ExpectSpec {
+    fn default() -> Self {
+        ExpectSpec::Plain(Expect::default())
+    }
+}
+
+impl ExpectSpec {
+    /// The expectation for a run from `vantage`; None when a per-vantage map has neither that
+    /// vantage nor a `default` (the result is then judged `ok: null`, never silently passed).
+    pub fn for_vantage(&self, vantage: &str) -> Option<Expect> {
+        match self {
+            ExpectSpec::Plain(e) => Some(*e),
+            ExpectSpec::PerVantage { by, default } => by
+                .iter()
+                .find(|(v, _)| v == vantage)
+                .map(|(_, e)| *e)
+                .or(*default),
+        }
+    }
+
+    /// A target's expectation completed by its file's `defaults: expect:` (if any): a
+    /// per-vantage map without `default` falls back to the inventory default.
+    pub fn with_fallback(self, defaults: Option<&ExpectSpec>) -> ExpectSpec {
+        match (self, defaults) {
+            (ExpectSpec::PerVantage { by, default: None }, Some(ExpectSpec::Plain(e))) => {
+                ExpectSpec::PerVantage {
+                    by,
+                    default: Some(*e),
+                }
+            }
+            (
+                ExpectSpec::PerVantage {
+                    mut by,
+                    default: None,
+                },
+                Some(ExpectSpec::PerVantage { by: more, default }),
+            ) => {
+                for (v, e) in more {
+                    if !by.iter().any(|(x, _)| *x == *v) {
+                        by.push((v.clone(), *e));
+                    }
+                }
+                ExpectSpec::PerVantage {
+                    by,
+                    default: *default,
+                }
+            }
+            (spec, _) => spec,
+        }
+    }
+}
+
+#[cfg(test)]
+mod spec_tests {
+    use super::*;
+
+    #[test]
+    fn per_vantage_falls_back_to_default_then_inventory_default() {
+        let open = Expect::only(Verdict::Open);
+        let blocked = Expect::parse_word("blocked").unwrap();
+        let spec = ExpectSpec::PerVantage {
+            by: vec![("app".into(), open), ("dmz".into(), blocked)],
+            default: None,
+        };
+        assert_eq!(spec.for_vantage("app"), Some(open));
+        assert_eq!(spec.for_vantage("dmz"), Some(blocked));
+        assert_eq!(spec.for_vantage("ops"), None, "no default: no expectation");
+        let filled = spec
+            .clone()
+            .with_fallback(Some(&ExpectSpec::Plain(blocked)));
+        assert_eq!(filled.for_vantage("ops"), Some(blocked));
+        assert_eq!(filled.for_vantage("app"), Some(open));
+        let with_default = ExpectSpec::PerVantage {
+            by: vec![],
+            default: Some(open),
+        };
+        assert_eq!(
+            with_default
+                .with_fallback(Some(&ExpectSpec::Plain(blocked)))
+                .for_vantage("x"),
+            Some(open)
+        );
+        assert_eq!(
+            ExpectSpec::Plain(blocked).for_vantage("anything"),
+            Some(blocked)
+        );
+    }
+}
+
+impl fmt::Display for ExpectSpec {
+    /// `open`, or `app=open,dmz=blocked,default=reachable`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectSpec::Plain(e) => write!(f, "{e}"),
+            ExpectSpec::PerVantage { by, default } => {
+                let mut parts: Vec<String> = by.iter().map(|(v, e)| format!("{v}={e}")).collect();
+                if let Some(d) = default {
+                    parts.push(format!("default={d}"));
+                }
+                f.write_str(&parts.join(","))
+            }
+        }
+    }
+}

@@ -22,7 +22,7 @@ pub use expand::{Probe, Probes};
 pub use host::Host;
 pub use ports::{PortSet, parse_list as parse_port_list};
 
-use crate::verdict::Expect;
+use crate::verdict::{Expect, ExpectSpec};
 
 /// Inventories expanding to more probes than this are refused unless `--allow-large`.
 pub const LARGE_INVENTORY: u128 = 1 << 20;
@@ -88,7 +88,7 @@ pub struct Target {
     /// Ports to probe.
     pub ports: PortSet,
     /// Acceptable verdicts.
-    pub expect: Expect,
+    pub expect: ExpectSpec,
     /// Free-form labels copied into every record.
     pub tags: Arc<[String]>,
     /// Connect timeout.
@@ -226,7 +226,7 @@ impl Inventory {
             .linger
             .or(defaults.linger.map(|d| d.0))
             .unwrap_or(DEFAULT_LINGER);
-        let expect = defaults.expect.unwrap_or_default();
+        let file_expect = defaults.expect;
         for (index, t) in raw.targets.into_iter().enumerate() {
             if !t.ports.repeated.is_empty() {
                 self.warnings.push(format!(
@@ -241,7 +241,10 @@ impl Inventory {
                 name: t.name.map(Arc::from),
                 host: t.host,
                 ports: t.ports,
-                expect: t.expect.unwrap_or(expect),
+                expect: match t.expect {
+                    Some(spec) => spec.with_fallback(file_expect.as_ref()),
+                    None => file_expect.clone().unwrap_or_default(),
+                },
                 tags: t.tags.into(),
                 timeout: t.timeout.map_or(timeout, |d| d.0),
                 linger: t.linger.map_or(linger, |d| d.0),
@@ -488,6 +491,53 @@ impl<'de> Deserialize<'de> for Expect {
     }
 }
 
+impl<'de> Deserialize<'de> for ExpectSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ExpectSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a verdict, an alias (reachable, blocked, denied), a list of them, \
+                     or a map of vantage to expectation (with an optional `default`)",
+                )
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ExpectSpec, E> {
+                Expect::parse_word(s)
+                    .map(ExpectSpec::Plain)
+                    .map_err(E::custom)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ExpectSpec, A::Error> {
+                let v = de::value::SeqAccessDeserializer::new(seq);
+                Expect::deserialize(v).map(ExpectSpec::Plain)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExpectSpec, A::Error> {
+                let (mut by, mut default): (Vec<(String, Expect)>, Option<Expect>) =
+                    (Vec::new(), None);
+                while let Some(vantage) = map.next_key::<String>()? {
+                    let e = map.next_value::<Expect>()?;
+                    if vantage == "default" {
+                        set(&mut default, e, "default")?;
+                    } else if by.iter().any(|(v, _)| *v == vantage) {
+                        return Err(de::Error::custom(format!(
+                            "vantage `{vantage}` listed twice"
+                        )));
+                    } else {
+                        by.push((vantage, e));
+                    }
+                }
+                if by.is_empty() && default.is_none() {
+                    return Err(de::Error::custom(
+                        "empty expect map, expected vantage: verdict entries",
+                    ));
+                }
+                Ok(ExpectSpec::PerVantage { by, default })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 struct ExpectWord(Expect);
 
 impl<'de> Deserialize<'de> for ExpectWord {
@@ -521,7 +571,7 @@ struct RawFile {
 struct RawDefaults {
     timeout: Option<Dur>,
     linger: Option<Dur>,
-    expect: Option<Expect>,
+    expect: Option<ExpectSpec>,
 }
 
 fn nonempty_targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<RawTarget>, D::Error> {
@@ -575,7 +625,7 @@ struct RawTarget {
     name: Option<String>,
     host: Host,
     ports: PortSet,
-    expect: Option<Expect>,
+    expect: Option<ExpectSpec>,
     tags: Vec<String>,
     timeout: Option<Dur>,
     linger: Option<Dur>,
@@ -629,7 +679,7 @@ impl<'de> Visitor<'de> for TargetVisitor {
                 Field::Host => set(&mut host, map.next_value::<Host>()?, "host")?,
                 Field::Port => set(&mut port, map.next_value::<PortSet>()?, "port")?,
                 Field::Ports => set(&mut ports, map.next_value::<PortSet>()?, "ports")?,
-                Field::Expect => set(&mut expect, map.next_value::<Expect>()?, "expect")?,
+                Field::Expect => set(&mut expect, map.next_value::<ExpectSpec>()?, "expect")?,
                 Field::Tags => set(&mut tags, map.next_value::<Vec<String>>()?, "tags")?,
                 Field::Timeout => set(&mut timeout, map.next_value::<Dur>()?, "timeout")?,
                 Field::Linger => set(&mut linger, map.next_value::<Dur>()?, "linger")?,

@@ -1,7 +1,7 @@
 //! Inventory parsing: every error names file:line:column and what was expected.
 
 use super::*;
-use crate::verdict::Verdict;
+use crate::verdict::{ExpectSpec, Verdict};
 
 fn parse(text: &str) -> Result<Inventory, InventoryError> {
     let mut inv = Inventory::default();
@@ -118,9 +118,21 @@ fn settings_resolve_per_target_then_flags_then_defaults() {
     let inv = parse(text).unwrap();
     assert_eq!(inv.targets[0].timeout, Duration::from_secs(5));
     assert_eq!(inv.targets[0].linger, Duration::from_secs(2));
-    assert!(inv.targets[0].expect.contains(Verdict::Filtered));
+    assert!(
+        inv.targets[0]
+            .expect
+            .for_vantage("x")
+            .unwrap()
+            .contains(Verdict::Filtered)
+    );
     assert_eq!(inv.targets[1].timeout, Duration::from_secs(7));
-    assert!(inv.targets[1].expect.contains(Verdict::Refused));
+    assert!(
+        inv.targets[1]
+            .expect
+            .for_vantage("x")
+            .unwrap()
+            .contains(Verdict::Refused)
+    );
     let mut inv = Inventory::default();
     let ov = Overrides {
         timeout: Some(Duration::from_secs(1)),
@@ -137,7 +149,7 @@ fn settings_resolve_per_target_then_flags_then_defaults() {
     let plain = parse("targets: [{host: 127.0.0.1, port: 1}]\n").unwrap();
     assert_eq!(plain.targets[0].timeout, DEFAULT_TIMEOUT);
     assert_eq!(plain.targets[0].linger, DEFAULT_LINGER);
-    assert_eq!(plain.targets[0].expect, Expect::default());
+    assert_eq!(plain.targets[0].expect, ExpectSpec::default());
 }
 
 #[test]
@@ -261,4 +273,37 @@ mod grammar {
             }
         }
     }
+}
+
+#[test]
+fn per_vantage_expectations() {
+    let inv = parse(
+        "defaults: {expect: blocked}\ntargets:\n  - host: 127.0.0.1\n    port: 5432\n    expect: {app: open, dmz: blocked, default: reachable}\n  - host: 127.0.0.1\n    port: 22\n    expect: {app: open}\n",
+    )
+    .unwrap();
+    let (a, b) = (&inv.targets[0].expect, &inv.targets[1].expect);
+    assert_eq!(a.for_vantage("app"), Some(Expect::only(Verdict::Open)));
+    assert!(a.for_vantage("dmz").unwrap().contains(Verdict::Filtered));
+    assert_eq!(
+        a.for_vantage("ops"),
+        Some(Expect::only(Verdict::Open)),
+        "map default"
+    );
+    assert!(
+        b.for_vantage("ops").unwrap().contains(Verdict::Refused),
+        "inventory default"
+    );
+    let none = parse("targets:\n  - {host: 127.0.0.1, port: 22, expect: {app: open}}\n").unwrap();
+    assert_eq!(
+        none.targets[0].expect.for_vantage("ops"),
+        None,
+        "no default anywhere: ok is null"
+    );
+    assert!(
+        err("targets:\n  - {host: 127.0.0.1, port: 22, expect: {app: opne}}\n")
+            .contains("unknown verdict `opne`")
+    );
+    assert!(
+        err("targets:\n  - {host: 127.0.0.1, port: 22, expect: {}}\n").contains("empty expect map")
+    );
 }

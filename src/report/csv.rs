@@ -57,7 +57,7 @@ impl Sink for Csv {
             r.port.to_string(),
             r.verdict.to_string(),
             r.expect.names().join("|"),
-            r.ok.to_string(),
+            opt(r.ok),
             opt(r.connect_ms),
             opt(r.closed_after_ms),
             r.attempts.to_string(),

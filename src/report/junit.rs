@@ -50,7 +50,7 @@ impl Sink for Junit {
             self.cases,
             "    <testcase classname=\"{class}\" name=\"{name}\" time=\"{secs:.3}\""
         );
-        if r.ok {
+        if r.passed() {
             self.cases.push_str("/>\n");
         } else {
             let msg = xml_escape(&format!("expected {}, got {}", r.expect, r.verdict));

@@ -52,7 +52,7 @@ impl Sink for Narrative {
                 "  UNTRUSTED: a positive control failed, so this blocked-type verdict proves nothing"
             )?;
         }
-        let mark = if r.ok {
+        let mark = if r.passed() {
             "as expected"
         } else {
             "NOT as expected"

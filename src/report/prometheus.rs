@@ -113,7 +113,7 @@ impl Sink for Prometheus {
                 ("expected", &expected),
                 ("vantage", &r.vantage),
             ]),
-            u8::from(r.ok),
+            u8::from(r.passed()),
         );
         if let Some(ms) = r.connect_ms {
             self.connect.push(

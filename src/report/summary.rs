@@ -17,8 +17,10 @@ pub struct Summary {
     pub total: u64,
     /// Records as expected.
     pub ok: u64,
-    /// Records not as expected.
+    /// Records not as expected (including those with no expectation for this vantage).
     pub mismatches: u64,
+    /// Records with no expectation for this run's vantage (`ok: null`).
+    pub no_expectation: u64,
     /// Records with verdict `local-error`.
     pub local_errors: u64,
     /// Whether the run was cut short by a signal.
@@ -58,18 +60,19 @@ impl Summary {
     /// Count one record.
     pub fn add(&mut self, r: &Record) {
         self.total += 1;
-        if r.ok {
+        if r.passed() {
             self.ok += 1;
         } else {
             self.mismatches += 1;
         }
+        self.no_expectation += u64::from(r.ok.is_none());
         if r.verdict == Verdict::LocalError {
             self.local_errors += 1;
         }
         if let Some(i) = Verdict::ALL.iter().position(|v| *v == r.verdict) {
             self.counts[i] += 1;
         }
-        if r.control && !r.ok {
+        if r.control && !r.passed() {
             self.controls_failed += 1;
         }
         self.untrusted += u64::from(!r.trusted);

@@ -63,7 +63,11 @@ fn cells(r: &Record) -> [String; 9] {
         let more = if shown.len() < b.len() { "…" } else { "" };
         detail = format!("{detail}; banner \"{shown}{more}\"");
     }
-    let mark = if r.ok { "" } else { " ✗" };
+    let mark = match r.ok {
+        Some(true) => "",
+        Some(false) => " ✗",
+        None => " ?",
+    };
     [
         r.name.as_deref().unwrap_or("-").to_string(),
         r.host.to_string(),
@@ -158,7 +162,7 @@ pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
 
 impl Sink for Table {
     fn record(&mut self, r: &Record) -> io::Result<()> {
-        if self.opts.all || !r.ok {
+        if self.opts.all || !r.passed() {
             self.rows.push(r.clone());
         }
         Ok(())
