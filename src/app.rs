@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::cli::{Cli, Command, DiffArgs, LabArgs, ProbeArgs};
+use crate::cli::{Cli, Command, DiffArgs, LabArgs, MergeArgs, ProbeArgs};
 use crate::config::ScanConfig;
 use crate::exit::Exit;
 use crate::inventory::{Host, Inventory, PortSet, parse_port_list};
@@ -90,6 +90,7 @@ async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
         Command::Demo(a) => demo::run(ScanConfig::from(&a.opts), shutdown).await,
         Command::Lab(a) => serve_lab(a, shutdown).await,
         Command::Diff(a) => diff(&a),
+        Command::Merge(a) => merge(&a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "telltale", &mut std::io::stdout());
@@ -105,6 +106,39 @@ async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
                 }
             }
         }
+    }
+}
+
+fn merge(a: &MergeArgs) -> Exit {
+    let m = match crate::merge::merge(&a.reports, a.allow_partial) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("telltale merge: {e}");
+            return Exit::Usage;
+        }
+    };
+    for w in &m.warnings {
+        eprintln!("telltale merge: warning: {w}");
+    }
+    let mut out = match &a.output {
+        Some(p) => match Output::file(p) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("telltale merge: cannot write {}: {e}", p.display());
+                return Exit::Usage;
+            }
+        },
+        None => Output::stdout(),
+    };
+    let written = crate::merge::render(&m, a.format, &mut out).and_then(|()| out.commit());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("telltale merge: {e}");
+            Exit::Incomplete
+        }
+        Err(_) => Exit::Incomplete,
+        Ok(()) if m.mismatches > 0 => Exit::Mismatch,
+        Ok(()) => Exit::Ok,
     }
 }
 

@@ -29,6 +29,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Compare two reports (NDJSON or JSON) and show what changed; exit 1 if anything did.
     Diff(DiffArgs),
+    /// Merge reports: shards of one vantage into one report, several vantages into a
+    /// source × target matrix (table, JSON, CSV, HTML); exit 1 if any cell is not as expected.
+    Merge(MergeArgs),
     /// Print a shell completion script.
     Completions {
         /// Shell.
@@ -87,6 +90,23 @@ fn vantage_pair(s: &str) -> Result<(String, String), String> {
         Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
         _ => Err(format!("bad vantage map `{s}`, expected OLD=NEW")),
     }
+}
+
+/// `telltale merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports (NDJSON or JSON) from shards and/or vantages.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::merge::MergeFormat::Table)]
+    pub format: crate::merge::MergeFormat,
+    /// Write the output to FILE atomically instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Merge even when shards are missing (with a warning).
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 /// `telltale demo`.

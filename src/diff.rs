@@ -70,6 +70,15 @@ pub struct ReportRecord {
     /// The attempts disagreed (`--attempts`).
     #[serde(default)]
     pub flaky: bool,
+    /// `K/N` when the report is one shard of a sharded scan.
+    #[serde(default)]
+    pub shard: Option<String>,
+    /// Digest of the inventory the report came from.
+    #[serde(default)]
+    pub inventory_digest: Option<String>,
+    /// Every other field, kept so that `merge` can write records back unchanged.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 fn yes() -> bool {

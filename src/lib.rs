@@ -25,6 +25,7 @@ pub mod exit;
 pub mod inventory;
 pub mod lab;
 pub mod limits;
+pub mod merge;
 pub mod plan;
 pub mod pool;
 pub mod probe;

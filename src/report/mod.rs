@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 use crate::record::Record;
+pub use junit::xml_escape;
 pub use summary::Summary;
 
 /// Output formats.
