@@ -949,6 +949,9 @@ mod tests {
             tags: Vec::new(),
             trusted: true,
             flaky: false,
+            shard: None,
+            inventory_digest: None,
+            extra: serde_json::Map::new(),
         }
     }
 
