@@ -171,6 +171,22 @@ fn shard(s: &str) -> Result<(u32, u32), String> {
     Ok((k, n))
 }
 
+fn also(s: &str) -> Result<(Format, PathBuf), String> {
+    use clap::ValueEnum;
+    let (f, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("bad --also `{s}`, expected FORMAT=FILE"))?;
+    let format = Format::from_str(f, true).map_err(|_| {
+        format!(
+            "bad --also format `{f}`, expected one of table, ndjson, json, csv, junit, prometheus"
+        )
+    })?;
+    if path.is_empty() {
+        return Err(format!("bad --also `{s}`, expected FORMAT=FILE"));
+    }
+    Ok((format, PathBuf::from(path)))
+}
+
 fn positive_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
@@ -206,6 +222,10 @@ pub struct Opts {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also write FORMAT to FILE (repeatable), from the same scan: e.g.
+    /// `--also prometheus=/var/lib/node_exporter/textfile/telltale.prom`.
+    #[arg(long, value_name = "FORMAT=FILE", value_parser = also)]
+    pub also: Vec<(Format, PathBuf)>,
     /// Write the output to FILE atomically (temp file in the same directory, fsync, rename).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -39,6 +39,8 @@ pub struct ScanConfig {
     pub fail_on_drift: bool,
     /// `--shard K/N`.
     pub shard: Option<(u32, u32)>,
+    /// `--also FORMAT=FILE` extra outputs.
+    pub also: Vec<(Format, PathBuf)>,
 }
 
 impl Default for ScanConfig {
@@ -59,6 +61,7 @@ impl Default for ScanConfig {
             baseline: None,
             fail_on_drift: false,
             shard: None,
+            also: Vec::new(),
         }
     }
 }
@@ -100,6 +103,7 @@ impl From<&Opts> for ScanConfig {
             baseline: o.baseline.clone(),
             fail_on_drift: o.fail_on_drift,
             shard: o.shard,
+            also: o.also.clone(),
         }
     }
 }

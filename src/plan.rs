@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::inventory::{Host, Inventory};
+use crate::inventory::{Host, Inventory, LARGE_INVENTORY};
 use crate::pool::Limits;
 
 /// Size and worst-case duration of a scan.
@@ -27,29 +27,11 @@ pub struct Plan {
 impl Plan {
     /// Compute the plan; iterates the probes only when excludes must be applied.
     pub fn of(inv: &Inventory, limits: &Limits) -> Plan {
-        let (probes, excluded) = if inv.excludes.is_empty() {
-            (inv.probe_count(), 0)
+        let (probes, excluded, hosts, busiest) = if inv.probe_count() <= LARGE_INVENTORY {
+            exact_counts(inv)
         } else {
-            let mut kept = 0u128;
-            let mut skipped = 0u128;
-            for p in inv.probes() {
-                if inv.excludes.probe(&p) {
-                    skipped += 1;
-                } else {
-                    kept += 1;
-                }
-            }
-            (kept, skipped)
+            approximate_counts(inv)
         };
-        let mut per_host: HashMap<&Host, u128> = HashMap::new();
-        for t in &inv.targets {
-            *per_host.entry(&t.host).or_default() += u128::from(t.ports.len());
-        }
-        let hosts: u128 = per_host
-            .keys()
-            .map(|h| h.address_count())
-            .fold(0, u128::saturating_add);
-        let busiest = per_host.values().copied().max().unwrap_or(0);
         let per_probe = inv
             .targets
             .iter()
@@ -64,8 +46,9 @@ impl Plan {
         let waves = |n: u128, width: u128| n.div_ceil(width.max(1));
         let mut worst = mul(per_probe, waves(probes, effective));
         worst = worst.max(mul(per_probe, waves(busiest, per)));
-        if let Some(rate) = limits.rate {
-            worst = worst.max(Duration::from_secs_f64(probes as f64 / rate));
+        if let (Some(rate), true) = (limits.rate, probes > 0) {
+            // The last probe starts (probes - 1) / rate after the first, then takes its time.
+            worst = worst.max(Duration::from_secs_f64((probes - 1) as f64 / rate) + per_probe);
         }
         Plan {
             probes,
@@ -75,6 +58,47 @@ impl Plan {
             worst,
         }
     }
+}
+
+/// Walk the (sharded) probes once: kept, excluded, distinct hosts, probes on the busiest host.
+fn exact_counts(inv: &Inventory) -> (u128, u128, u128, u128) {
+    let mut per_host: HashMap<HostKey, u128> = HashMap::new();
+    let (mut kept, mut skipped) = (0u128, 0u128);
+    for p in inv.probes() {
+        if inv.excludes.probe(&p) {
+            skipped += 1;
+            continue;
+        }
+        kept += 1;
+        let key = match (p.addr, &p.target.host) {
+            (Some(a), _) => HostKey::Addr(a),
+            (None, Host::Name(n)) => HostKey::Name(n.clone()),
+            (None, h) => HostKey::Name(h.to_string()),
+        };
+        *per_host.entry(key).or_default() += 1;
+    }
+    let busiest = per_host.values().copied().max().unwrap_or(0);
+    (kept, skipped, per_host.len() as u128, busiest)
+}
+
+/// For inventories too large to walk: hosts by address count per distinct host entry.
+fn approximate_counts(inv: &Inventory) -> (u128, u128, u128, u128) {
+    let mut per_host: HashMap<&Host, u128> = HashMap::new();
+    for t in &inv.targets {
+        *per_host.entry(&t.host).or_default() += u128::from(t.ports.len());
+    }
+    let hosts = per_host
+        .keys()
+        .map(|h| h.address_count())
+        .fold(0, u128::saturating_add);
+    let busiest = per_host.values().copied().max().unwrap_or(0);
+    (inv.probe_count(), 0, hosts, busiest)
+}
+
+#[derive(PartialEq, Eq, Hash)]
+enum HostKey {
+    Addr(std::net::IpAddr),
+    Name(String),
 }
 
 fn mul(d: Duration, n: u128) -> Duration {
@@ -88,11 +112,8 @@ impl fmt::Display for Plan {
         if self.excluded > 0 {
             write!(f, " ({} excluded)", self.excluded)?;
         }
-        let secs = Duration::from_secs(
-            self.worst
-                .as_secs()
-                .max(u64::from(self.worst.subsec_millis() > 0)),
-        );
+        // Round up: an estimate that reads shorter than the scan is worse than none.
+        let secs = Duration::from_secs(self.worst.as_secs_f64().ceil() as u64);
         write!(
             f,
             "; effective concurrency {}; worst case {} (every probe timing out)",
@@ -144,7 +165,7 @@ mod tests {
                 ..limits
             },
         );
-        assert_eq!(slow.worst, Duration::from_secs(300));
+        assert_eq!(slow.worst, Duration::from_millis(299_900 + 2_000));
         inv.excludes.add("127.0.0.1").unwrap();
         let none = Plan::of(&inv, &limits);
         assert_eq!((none.probes, none.excluded), (0, 3000));

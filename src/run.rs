@@ -45,7 +45,23 @@ pub async fn scan(inv: Inventory, cfg: &ScanConfig, shutdown: Shutdown) -> Exit 
         },
         _ => Output::stdout(),
     };
-    let sink = report::sink(cfg.format, out, cfg.table);
+    let mut sinks = vec![report::sink(cfg.format, out, cfg.table)];
+    if !cfg.dry_run {
+        for (format, path) in &cfg.also {
+            match Output::file(path) {
+                Ok(o) => sinks.push(report::sink(*format, o, cfg.table)),
+                Err(e) => {
+                    eprintln!("telltale: --also: cannot write {}: {e}", path.display());
+                    return Exit::Usage;
+                }
+            }
+        }
+    }
+    let sink: Box<dyn Sink> = if sinks.len() == 1 {
+        sinks.remove(0)
+    } else {
+        Box::new(report::FanOut(sinks))
+    };
     scan_into(inv, cfg, shutdown, sink).await
 }
 

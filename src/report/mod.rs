@@ -12,6 +12,7 @@ pub mod summary;
 pub mod table;
 
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
@@ -70,6 +71,11 @@ impl Output {
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
             .tempfile_in(&dir)?;
+        // A temp file is created 0600; give the result the mode a plain create would have
+        // (or the replaced file's), so e.g. node_exporter can still read a textfile.
+        let mode = std::fs::metadata(dest)
+            .map_or_else(|_| 0o666 & !umask(), |m| m.permissions().mode() & 0o7777);
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
         Ok(Output::File {
             tmp: BufWriter::new(tmp),
             dest: dest.to_path_buf(),
@@ -121,6 +127,18 @@ impl Write for Output {
     }
 }
 
+/// The process umask, read without changing it (Linux `/proc/self/status`); 022 if unknown.
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
 /// Options the table needs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TableOptions {
@@ -135,6 +153,27 @@ pub trait Sink: Send {
     fn record(&mut self, r: &Record) -> io::Result<()>;
     /// End of run.
     fn finish(self: Box<Self>, s: &Summary) -> io::Result<()>;
+}
+
+/// Several sinks fed the same records (`--also`): one scan, several formats.
+pub struct FanOut(pub Vec<Box<dyn Sink>>);
+
+impl Sink for FanOut {
+    fn record(&mut self, r: &Record) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.record(r))
+    }
+
+    fn finish(self: Box<Self>, s: &Summary) -> io::Result<()> {
+        // Finish every sink even if one fails, then report the first failure.
+        let mut first = Ok(());
+        for sink in self.0 {
+            let r = sink.finish(s);
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
 }
 
 /// Build the sink for `format` writing to `out`.

@@ -5,7 +5,7 @@
 //! Samples are buffered until the end of the run, because every sample of a metric family must
 //! follow its one `# HELP`/`# TYPE` header:
 //!
-//! - `telltale_probe_ok{name,host,addr,port,verdict,expected,vantage}` — 1 as expected, else 0;
+//! - `telltale_probe_ok{name,host,addr,port,verdict,expected,vantage}` — 1 as expected and trusted, else 0;
 //! - `telltale_probe_connect_seconds{name,host,addr,port,vantage}` — only for probes that connected;
 //! - `telltale_scan_duration_seconds`, `telltale_scan_probes{verdict}` (every verdict, zeros
 //!   included), `telltale_scan_mismatches`, `telltale_scan_timestamp_seconds`,
@@ -113,7 +113,8 @@ impl Sink for Prometheus {
                 ("expected", &expected),
                 ("vantage", &r.vantage),
             ]),
-            u8::from(r.passed()),
+            // An untrusted verdict (a positive control failed) is not a pass.
+            u8::from(r.passed() && r.trusted),
         );
         if let Some(ms) = r.connect_ms {
             self.connect.push(
