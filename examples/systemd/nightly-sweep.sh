@@ -1,13 +1,12 @@
 #!/bin/sh
 # nightly-sweep.sh: the nightly telltale sweep, run by telltale-sweep.service (or from cron).
 #
-#   1. scan the inventory once as NDJSON            -> $STATE/reports/sweep-<UTC stamp>.ndjson
-#   2. scan again for the Prometheus textfile       -> $TELLTALE_PROM (written atomically by -o)
+#   1. scan the inventory once: NDJSON report       -> $STATE/reports/sweep-<UTC stamp>.ndjson
+#      and, from the same scan, the Prometheus textfile -> $TELLTALE_PROM (--also; both atomic)
 #   3. diff against the previous complete report    -> $STATE/drift.txt and $STATE/drift.json
 #   4. rotate: previous.ndjson <- latest.ndjson <- this run (symlinks into reports/)
 #
-# telltale writes one format per scan, so the textfile costs a second scan; set TELLTALE_PROM
-# empty to skip it.
+# Set TELLTALE_PROM empty to skip the textfile.
 #
 # Only a *complete* scan (exit 0 or 1) becomes the new baseline. An incomplete one (exit 3:
 # interrupted, local errors, a failed positive control) is kept as reports/incomplete-*.ndjson for
@@ -49,30 +48,24 @@ while [ -e "$STATE/reports/sweep-$stamp.ndjson" ] || [ -e "$STATE/reports/incomp
 done
 report="$STATE/reports/sweep-$stamp.ndjson"
 
-# Flags shared by both scans. The inventory and extra flags are split on spaces on purpose.
+# Scan flags. The inventory and extra flags are split on spaces on purpose.
 set -- --no-progress
 if [ -n "$VANTAGE" ]; then set -- "$@" --vantage "$VANTAGE"; fi
 # shellcheck disable=SC2086
 set -- $INVENTORY "$@" $SCAN_ARGS
 
-# 1. The report of record.
+# 1. The report of record, and from the same scan the Prometheus textfile (node_exporter reads
+#    only complete files: telltale renames both into place; the textfile keeps a 0644-style mode).
+if [ -n "$PROM" ]; then
+    mkdir -p "$(dirname "$PROM")"
+    set -- "$@" --also "prometheus=$PROM"
+fi
 "$BIN" scan "$@" --format ndjson -o "$report"
 scan_rc=$?
 log "scan exit $scan_rc -> $report"
 if [ "$scan_rc" -eq 2 ]; then
     log "inventory or usage error: nothing scanned"
     exit 2
-fi
-
-# 2. The Prometheus textfile (node_exporter reads only complete files: -o renames into place).
-if [ -n "$PROM" ]; then
-    mkdir -p "$(dirname "$PROM")"
-    "$BIN" scan "$@" --format prometheus -o "$PROM"
-    prom_rc=$?
-    log "prometheus scan exit $prom_rc -> $PROM"
-    # node_exporter runs as another user and must be able to read the textfile (telltale's -o
-    # creates its temp file 0600).
-    chmod 0644 "$PROM" 2>/dev/null || log "cannot chmod $PROM"
 fi
 
 if [ "$scan_rc" -ne 0 ] && [ "$scan_rc" -ne 1 ]; then
