@@ -202,14 +202,13 @@ fn setup_error(what: &str, e: &io::Error) -> Outcome {
 
 /// One attempt: connect, then linger.
 async fn attempt_once(addr: SocketAddr, timeout: Duration, linger: Duration) -> Outcome {
-    let sock = match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)) {
+    // SOCK_NONBLOCK at creation saves two fcntl calls per probe.
+    let kind = Type::STREAM.nonblocking();
+    let sock = match Socket::new(Domain::for_address(addr), kind, Some(Protocol::TCP)) {
         Ok(s) => s,
         Err(e) => return setup_error("socket()", &e),
     };
-    if let Err(e) = sock
-        .set_nonblocking(true)
-        .and_then(|()| sock.set_linger(Some(Duration::ZERO)))
-    {
+    if let Err(e) = sock.set_linger(Some(Duration::ZERO)) {
         return setup_error("socket setup", &e);
     }
     let start = Instant::now();
@@ -247,8 +246,9 @@ async fn attempt_once(addr: SocketAddr, timeout: Duration, linger: Duration) -> 
         }
     }
     let connected = start.elapsed();
-    if let (Ok(l), Ok(p)) = (stream.local_addr(), stream.peer_addr()) {
-        if l == p {
+    // The peer is `addr` (wait_connected confirmed the connection): one getsockname suffices.
+    if let Ok(l) = stream.local_addr() {
+        if l == addr {
             return Outcome::new(
                 Verdict::LocalError,
                 None,
