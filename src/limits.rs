@@ -7,6 +7,7 @@ pub const RESERVE: u64 = 32;
 
 /// The concurrency the fd budget allows for a requested one, and a note when it was clamped.
 pub fn clamp_concurrency(want: usize, dns_concurrency: usize) -> (usize, Option<String>) {
+    let before = rlimit::Resource::NOFILE.get().map_or(0, |(soft, _)| soft);
     let soft = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => n,
         Err(e) => {
@@ -22,11 +23,14 @@ pub fn clamp_concurrency(want: usize, dns_concurrency: usize) -> (usize, Option<
     let reserve = RESERVE + 4 * dns_concurrency as u64;
     let budget = soft.saturating_sub(open + reserve).max(1);
     if (want as u64) <= budget {
-        return (want, None);
+        let raised = (soft > before).then(|| {
+            format!("raised the open-files soft limit from {before} to {soft} (the hard limit)")
+        });
+        return (want, raised);
     }
     let got = usize::try_from(budget).unwrap_or(want);
     let note = format!(
-        "concurrency clamped from {want} to {got}: RLIMIT_NOFILE soft limit is {soft} (raised to the hard limit), \
+        "concurrency clamped from {want} to {got}: RLIMIT_NOFILE soft limit is {soft} (raised from {before} to the hard limit), \
          {open} fds already open, {reserve} reserved; raise `ulimit -n` to probe more at once"
     );
     (got, Some(note))

@@ -9,9 +9,19 @@ const BIN: &str = env!("CARGO_BIN_EXE_telltale");
 
 /// Run `script` with `sh` inside a fresh user + network namespace with `lo` up.
 fn in_netns(script: &str) -> Output {
+    in_namespaces("-rn", script)
+}
+
+/// As [`in_netns`], with a private mount namespace too (`unshare -rnm`), for bind-mounted
+/// /etc/hosts and /etc/resolv.conf.
+fn in_netns_mnt(script: &str) -> Output {
+    in_namespaces("-rnm", script)
+}
+
+fn in_namespaces(flags: &str, script: &str) -> Output {
     let full = format!("set -e\nip link set lo up\nT='{BIN}'\n{script}");
     let out = Command::new("unshare")
-        .args(["-rn", "sh", "-c", &full])
+        .args([flags, "sh", "-c", &full])
         .output()
         .expect("unshare runs");
     if !out.status.success() && out.status.code() != Some(1) && out.status.code() != Some(3) {
@@ -104,4 +114,93 @@ fn lockfile_has_no_unsound_yaml_fork() {
     assert!(lock.contains("name = \"serde_yaml\""));
     assert!(!lock.contains("name = \"serde_yml\""));
     assert!(!lock.contains("name = \"libyml\""));
+}
+
+/// Checklist 14: a hung resolver cannot delay the exit after an interrupt by more than 2 s.
+/// Inside the namespace the resolver is 127.0.0.1, and nft drops every DNS packet, so
+/// getaddrinfo waits out its own timeouts (5 s × 2 attempts): the input hook drops the queries
+/// (an output-hook drop would fail the send at once). No packet leaves the namespace.
+#[test]
+fn hung_resolver_does_not_delay_interrupt() {
+    let out = in_netns_mnt(
+        "dir=$(mktemp -d)\n\
+         printf 'nameserver 127.0.0.1\\noptions timeout:5 attempts:2\\n' > $dir/resolv.conf\n\
+         printf '127.0.0.1 localhost\\n' > $dir/hosts\n\
+         mount --bind $dir/resolv.conf /etc/resolv.conf\n\
+         mount --bind $dir/hosts /etc/hosts\n\
+         nft add table inet t\n\
+         nft add chain inet t in '{ type filter hook input priority 0; }'\n\
+         nft add rule inet t in udp dport 53 drop\n\
+         nft add rule inet t in tcp dport 53 drop\n\
+         printf 'targets:\\n  - {host: hung.telltale.test, port: 80}\\n  - {host: also-hung.telltale.test, port: 81}\\n' > $dir/inv.yaml\n\
+         \"$T\" scan $dir/inv.yaml --format ndjson --no-progress > $dir/out 2>$dir/err &\n\
+         pid=$!\n\
+         sleep 1\n\
+         start=$(date +%s%N)\n\
+         kill -INT $pid\n\
+         rc=0; wait $pid || rc=$?\n\
+         end=$(date +%s%N)\n\
+         echo \"RC $rc\"\n\
+         echo \"MS $(( (end - start) / 1000000 ))\"",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let field = |k: &str| -> u64 {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.trim().parse().ok())
+            .expect(k)
+    };
+    assert_eq!(field("RC "), 3, "interrupted run exits 3: {stdout}");
+    let ms = field("MS ");
+    assert!(
+        ms < 2000,
+        "exit took {ms} ms after SIGINT with a hung resolver"
+    );
+}
+
+/// Checklist 12: every probe's fd is closed — after thousands of probes (refused, filtered,
+/// open with linger, timeouts dropped mid-way), the process holds as many fds as before.
+#[test]
+fn no_fd_leak_after_many_probes() {
+    use telltale::config::ScanConfig;
+    use telltale::inventory::{Inventory, Overrides};
+    use telltale::lab::{self, Behaviour};
+    use telltale::pool::Limits;
+    use telltale::report::Format;
+
+    let count = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ip = "127.0.0.1".parse().unwrap();
+        let lab = lab::start(ip, &[(Behaviour::Open, 0), (Behaviour::Closed, 0), (Behaviour::Filtered, 0)]).unwrap();
+        let ports: Vec<String> = lab.services.iter().map(|(_, a)| a.port().to_string()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let before = count();
+        for round in 0..2 {
+            let yaml = format!(
+                "defaults: {{timeout: 300ms, linger: 50ms}}\ntargets:\n  - {{host: 127.0.0.1, ports: \"{}\"}}\n  - {{host: 127.0.0.0/28, ports: \"2000-2400\"}}\n",
+                ports.join(",")
+            );
+            let mut inv = Inventory::default();
+            inv.add_text("leak.yaml", &yaml, Overrides::default()).unwrap();
+            let cfg = ScanConfig {
+                limits: Limits { concurrency: 512, per_host: 512, retries: 1, ..Limits::default() },
+                format: Format::Ndjson,
+                output: Some(dir.path().join(format!("out{round}.ndjson"))),
+                progress: false,
+                wildcard_port: None,
+                ..ScanConfig::default()
+            };
+            let (_t, stop) = telltale::shutdown::channel();
+            telltale::run::scan(inv, &cfg, stop).await;
+            let lines = std::fs::read_to_string(dir.path().join(format!("out{round}.ndjson"))).unwrap();
+            assert_eq!(lines.lines().count(), 3 + 14 * 401);
+        }
+        // Give the runtime a moment to drop finished tasks' sockets.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let after = count();
+        assert!(after <= before, "fds before {before}, after {after}");
+        drop(lab);
+    });
 }

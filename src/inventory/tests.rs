@@ -307,3 +307,19 @@ fn per_vantage_expectations() {
         err("targets:\n  - {host: 127.0.0.1, port: 22, expect: {}}\n").contains("empty expect map")
     );
 }
+
+#[test]
+fn too_deep_nesting_is_an_error_with_a_position() {
+    // Deep nesting must end in a positioned error, never a stack overflow.
+    for text in [
+        format!("targets: {}{}\n", "[".repeat(20_000), "]".repeat(20_000)),
+        format!(
+            "targets:\n  - host: 127.0.0.1\n    port: 1\n    tags: {}{}\n",
+            "[".repeat(20_000),
+            "]".repeat(20_000)
+        ),
+    ] {
+        let e = parse(&text).expect_err("too deep");
+        assert!(e.line >= 1 && e.column >= 1, "{e}");
+    }
+}
