@@ -76,6 +76,9 @@ pub struct ReportRecord {
     /// Digest of the inventory the report came from.
     #[serde(default)]
     pub inventory_digest: Option<String>,
+    /// Probes of the whole inventory before sharding.
+    #[serde(default)]
+    pub inventory_probes: Option<u64>,
     /// Every other field, kept so that `merge` can write records back unchanged.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -951,6 +954,7 @@ mod tests {
             flaky: false,
             shard: None,
             inventory_digest: None,
+            inventory_probes: None,
             extra: serde_json::Map::new(),
         }
     }

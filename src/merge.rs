@@ -191,12 +191,20 @@ pub fn merge_reports(reports: Vec<Report>, allow_partial: bool) -> Result<Merged
             files.insert(label, r.source.clone());
         }
     }
+    // How many probes the whole inventory has (every record says), to tell a shard that had
+    // nothing to probe (no records, so no report can name it) from a missing one.
+    let total = reports
+        .iter()
+        .flat_map(|r| r.records.iter())
+        .filter_map(|r| r.inventory_probes)
+        .max();
     for (vantage, files) in &shards {
         let Some(n) = files.keys().next().and_then(|l| split_of(l)) else {
             continue;
         };
+        let empty_shard = |k: u32| total.is_some_and(|t| shard_size(t, k, n) == 0);
         let missing: Vec<String> = (1..=n)
-            .filter(|k| !files.contains_key(&format!("{k}/{n}")))
+            .filter(|k| !files.contains_key(&format!("{k}/{n}")) && !empty_shard(*k))
             .map(|k| k.to_string())
             .collect();
         if !missing.is_empty() {
@@ -216,6 +224,16 @@ pub fn merge_reports(reports: Vec<Report>, allow_partial: bool) -> Result<Merged
         return Err(MergeError::Empty);
     }
     Ok(matrix(records, warnings))
+}
+
+/// Probes in shard `k` of `n` of an inventory of `total` probes (index ≡ k-1 mod n).
+fn shard_size(total: u64, k: u32, n: u32) -> u64 {
+    let (k, n) = (u64::from(k - 1), u64::from(n));
+    if total > k {
+        (total - k - 1) / n + 1
+    } else {
+        0
+    }
 }
 
 fn split_of(label: &str) -> Option<u32> {
@@ -409,7 +427,7 @@ fn colour(verdict: &str) -> &'static str {
         "open" => "#2e7d32",
         "closed-by-peer" | "reset-by-peer" => "#ef6c00",
         "refused" => "#6d4c41",
-        "unreachable" => "#c62828",
+        "unreachable" => "#ad1457",
         "filtered" => "#6a1b9a",
         "dns-error" => "#455a64",
         _ => "#757575",
@@ -429,7 +447,7 @@ pub fn html(m: &Merged) -> String {
          th,td{{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}}\n\
          thead th{{position:sticky;top:0;background:#263238;color:#fff}}\n\
          td.cell{{color:#fff;font-weight:600}}\n\
-         td.miss{{outline:3px solid #d50000;outline-offset:-3px}}\n\
+         td.miss{{outline:3px dashed #000;outline-offset:-3px}}\n\
          td.none{{background:#eee;color:#777}}\n\
          </style></head><body>\n<h1>telltale: {} rows × {} vantages, {} not as expected</h1>\n\
          <input id=\"filter\" placeholder=\"filter rows (name, host, address, port, verdict)\" oninput=\"f(this.value)\">\n\

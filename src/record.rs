@@ -41,6 +41,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `attempt_verdicts` | [string] \| null | with `--attempts N > 1`, each attempt's verdict in order (the verdict is the majority) |
 /// | `shard` | string \| null | `K/N` when the run scanned one shard |
 /// | `inventory_digest` | string | digest of the inventory files and excludes; equal for every shard of one inventory |
+/// | `inventory_probes` | int | probes of the whole inventory before sharding (names count one address) |
 #[derive(Clone, Debug, Serialize)]
 pub struct Record {
     /// Schema version.
@@ -89,6 +90,9 @@ pub struct Record {
     pub shard: Option<Arc<str>>,
     /// Digest of the inventory the run scanned.
     pub inventory_digest: Arc<str>,
+    /// Probes of the whole inventory before sharding (names count one address), so `merge`
+    /// can tell a shard that had nothing to probe from a missing one.
+    pub inventory_probes: u64,
 }
 
 /// Facts about the run copied into every record.
@@ -100,6 +104,8 @@ pub struct RunMeta {
     pub shard: Option<Arc<str>>,
     /// Digest of the inventory (see `Inventory::digest`).
     pub inventory_digest: Arc<str>,
+    /// Probes of the whole inventory before sharding.
+    pub inventory_probes: u64,
 }
 
 impl Default for RunMeta {
@@ -108,6 +114,7 @@ impl Default for RunMeta {
             vantage: Arc::from(hostname()),
             shard: None,
             inventory_digest: Arc::from(""),
+            inventory_probes: 0,
         }
     }
 }
@@ -166,6 +173,7 @@ impl Record {
             attempt_verdicts: o.attempt_verdicts,
             shard: meta.shard.clone(),
             inventory_digest: meta.inventory_digest.clone(),
+            inventory_probes: meta.inventory_probes,
         }
     }
 

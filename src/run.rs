@@ -115,6 +115,7 @@ pub async fn scan_into(
     }
     let mut meta = cfg.meta.clone();
     meta.inventory_digest = inv.digest().into();
+    meta.inventory_probes = u64::try_from(inv.total_probes()).unwrap_or(u64::MAX);
     meta.shard = cfg.shard.map(|(k, n)| format!("{k}/{n}").into());
     let plan = Plan::of(&inv, &limits);
     eprintln!("telltale: {plan}");

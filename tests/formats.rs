@@ -12,8 +12,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-const CSV_HEADER: &str =
-    "name,host,addr,port,verdict,expect,ok,connect_ms,closed_after_ms,attempts,errno,detail,banner";
+const CSV_HEADER: &str = "name,host,addr,port,verdict,expect,ok,connect_ms,closed_after_ms,attempts,errno,detail,banner,vantage,trusted,wildcard,flaky,shard";
 
 /// Five targets, four as expected and one mismatch (`wrongexp`: a closing service expected open).
 struct Scenario {

@@ -299,11 +299,7 @@ impl Inventory {
 
     /// Total probes after expansion (names count one address), of this shard if sharded.
     pub fn probe_count(&self) -> u128 {
-        let all = self
-            .targets
-            .iter()
-            .map(|t| t.probe_count())
-            .fold(0, u128::saturating_add);
+        let all = self.total_probes();
         match self.shard {
             Some((k, n)) => {
                 let (k, n) = (u128::from(k - 1), u128::from(n));
@@ -311,6 +307,14 @@ impl Inventory {
             }
             None => all,
         }
+    }
+
+    /// Probes of the whole inventory, ignoring any shard (names count one address).
+    pub fn total_probes(&self) -> u128 {
+        self.targets
+            .iter()
+            .map(|t| t.probe_count())
+            .fold(0, u128::saturating_add)
     }
 
     /// Scan only shard `k` of `n` (1 ≤ k ≤ n) from now on.

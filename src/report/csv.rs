@@ -5,7 +5,7 @@ use std::io;
 use super::{Output, Sink, Summary};
 use crate::record::Record;
 
-const HEADER: [&str; 13] = [
+const HEADER: [&str; 18] = [
     "name",
     "host",
     "addr",
@@ -19,6 +19,11 @@ const HEADER: [&str; 13] = [
     "errno",
     "detail",
     "banner",
+    "vantage",
+    "trusted",
+    "wildcard",
+    "flaky",
+    "shard",
 ];
 
 pub struct Csv {
@@ -64,6 +69,11 @@ impl Sink for Csv {
             opt(r.errno.as_deref()),
             r.detail.clone(),
             opt(r.banner.as_deref()),
+            r.vantage.to_string(),
+            r.trusted.to_string(),
+            r.wildcard.to_string(),
+            r.flaky.to_string(),
+            opt(r.shard.as_deref()),
         ])?;
         Ok(())
     }

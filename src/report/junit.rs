@@ -76,6 +76,11 @@ impl Sink for Junit {
             t = s.total,
             f = s.mismatches
         )?;
+        writeln!(
+            self.out,
+            "    <properties><property name=\"vantage\" value=\"{}\"/></properties>",
+            xml_escape(&s.vantage)
+        )?;
         self.out.write_all(self.cases.as_bytes())?;
         self.out.write_all(b"  </testsuite>\n</testsuites>\n")?;
         self.out.commit()

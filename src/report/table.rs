@@ -157,7 +157,11 @@ pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     if s.interrupted {
         write!(w, "; INTERRUPTED: partial results")?;
     }
-    writeln!(w, " in {secs:.2}s")
+    writeln!(w, " in {secs:.2}s")?;
+    if !s.vantage.is_empty() {
+        writeln!(w, "vantage: {}", s.vantage)?;
+    }
+    Ok(())
 }
 
 impl Sink for Table {

@@ -119,7 +119,7 @@ fn csv_round_trips_quotes() {
     let h: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
         h.join(","),
-        "name,host,addr,port,verdict,expect,ok,connect_ms,closed_after_ms,attempts,errno,detail,banner"
+        "name,host,addr,port,verdict,expect,ok,connect_ms,closed_after_ms,attempts,errno,detail,banner,vantage,trusted,wildcard,flaky,shard"
     );
     let rows: Vec<::csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 3);
