@@ -169,7 +169,11 @@ impl Record {
             flaky: o
                 .attempt_verdicts
                 .as_ref()
-                .is_some_and(|v| v.iter().any(|x| *x != o.verdict)),
+                // An attempt cut short by an interrupt saw nothing: it cannot disagree.
+                .is_some_and(|v| {
+                    v.iter()
+                        .any(|x| *x != o.verdict && *x != Verdict::Interrupted)
+                }),
             attempt_verdicts: o.attempt_verdicts,
             shard: meta.shard.clone(),
             inventory_digest: meta.inventory_digest.clone(),

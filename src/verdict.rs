@@ -195,8 +195,12 @@ impl Expect {
 }
 
 impl fmt::Display for Expect {
-    /// Shows an alias when the set is exactly one, else the verdicts joined by `|`.
+    /// Shows an alias when the set is exactly one, else the verdicts joined by `|`; `none` when
+    /// empty (no expectation for this vantage).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.pad("none");
+        }
         if self.0.count_ones() > 1 {
             for (alias, vs) in ALIASES {
                 if vs.iter().fold(Expect::EMPTY, |e, v| e.with(*v)) == *self {

@@ -53,7 +53,14 @@ impl Sink for Junit {
         if r.passed() {
             self.cases.push_str("/>\n");
         } else {
-            let msg = xml_escape(&format!("expected {}, got {}", r.expect, r.verdict));
+            let msg = match r.ok {
+                None => format!(
+                    "no expectation for vantage {}, got {}",
+                    r.vantage, r.verdict
+                ),
+                _ => format!("expected {}, got {}", r.expect, r.verdict),
+            };
+            let msg = xml_escape(&msg);
             let mut body = r.detail.clone();
             if let Some(b) = &r.banner {
                 let _ = write!(body, "; banner: {b}");
