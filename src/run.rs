@@ -323,8 +323,10 @@ impl Collector {
             _ => Vec::new(),
         };
         if let Some(d) = &found {
-            self.progress
-                .println(&format!("telltale: warning: {ip}: {d}"));
+            self.progress.println(&format!(
+                "telltale: warning: {ip}: {d}, so this host may answer every port (SYN proxy, CDN, port \
+                 forwarder): its open results do not prove a service"
+            ));
         }
         for mut r in held {
             if let Some(d) = &found {
@@ -391,12 +393,11 @@ impl Wildcard {
         let (port, settings, sd) = (self.port, self.settings, self.shutdown.clone());
         tokio::spawn(async move {
             let o = probe::probe(SocketAddr::new(ip, port), settings, sd).await;
-            let found = matches!(o.verdict, Verdict::Open | Verdict::ClosedByPeer | Verdict::ResetByPeer).then(|| {
-                format!(
-                    "WILDCARD: the wildcard-check port {port} accepts connections too, so this host may answer every port \
-                     (SYN proxy, CDN, port forwarder): open does not prove a service"
-                )
-            });
+            let found = matches!(
+                o.verdict,
+                Verdict::Open | Verdict::ClosedByPeer | Verdict::ResetByPeer
+            )
+            .then(|| format!("WILDCARD: the check port {port} accepts too"));
             let _ = tx.send((ip, found)).await;
         });
     }
