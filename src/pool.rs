@@ -30,6 +30,9 @@ use crate::resolve::{Resolution, Resolver};
 use crate::shutdown::Shutdown;
 use crate::verdict::Verdict;
 
+/// Per-address semaphores kept before idle ones are pruned.
+const PRUNE_AT: usize = 4096;
+
 /// Pool limits and probe policy.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -99,6 +102,7 @@ pub async fn run(
     let mut d = Dispatcher {
         global: Arc::new(Semaphore::new(run.limits.concurrency.max(1))),
         per_host: HashMap::new(),
+        prune_at: PRUNE_AT,
         limits: run.limits,
         meta: run.meta,
         excludes: run.excludes,
@@ -123,6 +127,8 @@ pub async fn run(
 struct Dispatcher {
     global: Arc<Semaphore>,
     per_host: HashMap<IpAddr, Arc<Semaphore>>,
+    /// Size of `per_host` at which idle entries are dropped.
+    prune_at: usize,
     limits: Limits,
     meta: RunMeta,
     excludes: Arc<Excludes>,
@@ -188,6 +194,12 @@ impl Dispatcher {
             return;
         }
         let per = self.limits.per_host.max(1);
+        if self.per_host.len() >= self.prune_at {
+            // Forget idle hosts (every permit back) so a sweep over a large CIDR does not keep
+            // one semaphore per address it has ever probed.
+            self.per_host.retain(|_, s| s.available_permits() < per);
+            self.prune_at = (2 * self.per_host.len()).max(PRUNE_AT);
+        }
         let host_sem = self
             .per_host
             .entry(addr)
