@@ -259,8 +259,11 @@ pub struct Opts {
     /// Print the expanded probe list and the time estimate; send nothing (not even DNS), exit 0.
     #[arg(long)]
     pub dry_run: bool,
+    /// Probe the wildcard-check port on each host with open results (on by default).
+    #[arg(long, overrides_with = "no_detect_wildcard")]
+    pub detect_wildcard: bool,
     /// Do not probe the wildcard-check port on hosts with open results.
-    #[arg(long)]
+    #[arg(long, overrides_with = "detect_wildcard")]
     pub no_detect_wildcard: bool,
     /// Port that no service should use, probed on each host with open results; if it is open
     /// too, that host's open results are flagged `wildcard` (a SYN proxy, CDN or port forwarder

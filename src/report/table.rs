@@ -27,22 +27,17 @@ const HEAD: [&str; 9] = [
     "NAME", "HOST", "ADDRESS", "PORT", "VERDICT", "EXPECTED", "TIME", "NOTES", "DETAIL",
 ];
 
-/// Flags worth a glance: control, untrusted, wildcard, flaky (with the attempts' verdicts).
+/// Flags worth a glance: control, untrusted, wildcard.
 fn notes(r: &Record) -> String {
-    let mut n: Vec<String> = Vec::new();
+    let mut n: Vec<&str> = Vec::new();
     if r.control {
-        n.push("control".into());
+        n.push("control");
     }
     if !r.trusted {
-        n.push("UNTRUSTED".into());
+        n.push("UNTRUSTED");
     }
     if r.wildcard {
-        n.push("WILDCARD".into());
-    }
-    if let Some(v) = &r.attempt_verdicts {
-        let agree = v.iter().filter(|x| **x == r.verdict).count();
-        let tag = if r.flaky { "flaky" } else { "stable" };
-        n.push(format!("{tag} {agree}/{}", v.len()));
+        n.push("WILDCARD");
     }
     if n.is_empty() {
         "-".into()
@@ -51,7 +46,19 @@ fn notes(r: &Record) -> String {
     }
 }
 
-fn cells(r: &Record) -> [String; 9] {
+/// The FLAKY column (shown with `--attempts`): whether the attempts agreed, and how many did.
+fn flaky(r: &Record) -> String {
+    match &r.attempt_verdicts {
+        Some(v) => {
+            let agree = v.iter().filter(|x| **x == r.verdict).count();
+            let tag = if r.flaky { "flaky" } else { "no" };
+            format!("{tag} {agree}/{}", v.len())
+        }
+        None => "-".into(),
+    }
+}
+
+fn cells(r: &Record, with_flaky: bool) -> Vec<String> {
     let time = match (r.connect_ms, r.closed_after_ms) {
         (Some(c), Some(a)) => format!("{c:.1}+{a:.1}ms"),
         (Some(c), None) => format!("{c:.1}ms"),
@@ -68,7 +75,7 @@ fn cells(r: &Record) -> [String; 9] {
         Some(false) => " ✗",
         None => " ?",
     };
-    [
+    let mut c = vec![
         r.name.as_deref().unwrap_or("-").to_string(),
         r.host.to_string(),
         r.addr.map_or_else(|| "-".to_string(), |a| a.to_string()),
@@ -77,34 +84,38 @@ fn cells(r: &Record) -> [String; 9] {
         r.expect.to_string(),
         time,
         notes(r),
-        detail,
-    ]
+    ];
+    if with_flaky {
+        c.push(flaky(r));
+    }
+    c.push(detail);
+    c
 }
 
-/// Render rows as aligned columns (the last column is not padded).
+/// Render rows as aligned columns (the last column is not padded); a FLAKY column appears
+/// when any row was probed with `--attempts`.
 pub fn render_rows(w: &mut impl Write, rows: &[Record]) -> io::Result<()> {
-    let body: Vec<[String; 9]> = rows.iter().map(cells).collect();
-    let mut width = HEAD.map(|h| h.chars().count());
+    let with_flaky = rows.iter().any(|r| r.attempt_verdicts.is_some());
+    let mut head: Vec<String> = HEAD.iter().map(|h| h.to_string()).collect();
+    if with_flaky {
+        head.insert(head.len() - 1, "FLAKY".to_string());
+    }
+    let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, with_flaky)).collect();
+    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for row in &body {
         for (i, c) in row.iter().enumerate() {
             width[i] = width[i].max(c.chars().count());
         }
     }
-    let line = |w: &mut dyn Write, row: &[String]| -> io::Result<()> {
+    for row in std::iter::once(&head).chain(body.iter()) {
         let mut s = String::new();
         for (i, c) in row.iter().enumerate() {
-            if i + 1 == row.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(c);
+            s.push_str(c);
+            if i + 1 < row.len() {
                 s.push_str(&" ".repeat(width[i] - c.chars().count() + 2));
             }
         }
-        writeln!(w, "{}", s.trim_end())
-    };
-    line(w, &HEAD.map(String::from))?;
-    for row in &body {
-        line(w, row)?;
+        writeln!(w, "{}", s.trim_end())?;
     }
     Ok(())
 }
