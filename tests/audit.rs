@@ -10,64 +10,21 @@
 //! they die with the namespace's PID 1. Needs root (or unprivileged user namespaces), `nft`,
 //! `ip`, `unshare` and `timeout`.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
+use common::{BIN, NS_TERM_60S as NS, Ns};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_telltale");
+// Namespace runs: PID 1 of fresh user + net + mount + pid namespaces, SIGTERM after 60 s
+// (SIGKILL 5 s later); labs must be ready within 10 s (`NS_TERM_60S`).
 
-/// Shell functions available to every namespace script.
-const PRELUDE: &str = r#"set -eu
-export PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
-cd "$LAB_DIR"
-T="$TELLTALE"
-ip link set lo up
-printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:1\n' > resolv.conf
-mount --bind resolv.conf /etc/resolv.conf
-
-# lab_start NAME LAB-ARGS...: `telltale lab` in the background, wait for `ready`.
-lab_start() {
-    name=$1
-    shift
-    "$T" lab "$@" > "$name.lab" 2> "$name.laberr" &
-    echo $! > "$name.pid"
-    i=0
-    while ! grep -qx ready "$name.lab" 2>/dev/null; do
-        if ! kill -0 "$(cat "$name.pid")" 2>/dev/null; then
-            echo "lab $name exited before ready" >&2; cat "$name.laberr" >&2; exit 97
-        fi
-        i=$((i + 1))
-        if [ "$i" -gt 200 ]; then echo "lab $name not ready" >&2; exit 98; fi
-        sleep 0.05
-    done
-}
-
-# lab_stop NAME: stop a lab started by lab_start (its ports now refuse connections).
-lab_stop() {
-    kill "$(cat "$1.pid")"
-    wait "$(cat "$1.pid")" 2>/dev/null || true
-}
-
-# run_to NAME CMD...: stdout -> NAME.out, stderr -> NAME.err, exit code -> NAME.rc.
-run_to() {
-    name=$1
-    shift
-    set +e
-    "$@" > "$name.out" 2> "$name.err"
-    echo $? > "$name.rc"
-    set -e
-}
-
-# scan NAME SCAN-ARGS...: `telltale scan` via run_to.
-scan() {
-    name=$1
-    shift
-    run_to "$name" "$T" scan "$@"
-}
-
+/// Shell functions of this file, on top of tests/lab/lab_fns.sh.
+const AUDIT_FNS: &str = r#"
 # bg_scan NAME SCAN-ARGS...: `scan` in the background; `join` waits for all of them (a bare
 # `wait` would also wait for the labs).
 PIDS=""
@@ -88,123 +45,13 @@ packets() {
     while [ -e "$1.$n.json" ]; do n=$((n + 1)); done
     nft -j list counter inet cnt "$1" > "$1.$n.json"
 }
-
-# ---- test body ----
 "#;
 
-/// The files a namespace script left behind.
-struct Ns {
-    dir: tempfile::TempDir,
-    out: Output,
-}
-
-impl Ns {
-    fn path(&self, name: &str) -> std::path::PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name))
-            .unwrap_or_else(|e| panic!("reading {name}: {e}\n{}", self.dump()))
-    }
-
-    /// stdout of a `run_to`/`scan` call.
-    fn stdout(&self, name: &str) -> String {
-        self.read(&format!("{name}.out"))
-    }
-
-    /// stderr of a `run_to`/`scan` call.
-    fn stderr(&self, name: &str) -> String {
-        self.read(&format!("{name}.err"))
-    }
-
-    /// Exit code of a `run_to`/`scan` call.
-    fn rc(&self, name: &str) -> i32 {
-        self.read(&format!("{name}.rc")).trim().parse().unwrap()
-    }
-
-    /// Asserts the exit code of a call, showing its output otherwise.
-    fn assert_rc(&self, name: &str, want: i32) {
-        assert_eq!(
-            self.rc(name),
-            want,
-            "exit code of `{name}`\n{}",
-            self.show(name)
-        );
-    }
-
-    /// NDJSON records printed by a call.
-    fn records(&self, name: &str) -> Vec<Value> {
-        self.stdout(name)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("`{name}`: bad NDJSON line {l:?}: {e}"))
-            })
-            .collect()
-    }
-
-    /// Packets counted by the n-th `packets COUNTER` call.
-    fn packets(&self, counter: &str, n: usize) -> u64 {
-        let v: Value = serde_json::from_str(&self.read(&format!("{counter}.{n}.json"))).unwrap();
-        v["nftables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find_map(|o| o["counter"]["packets"].as_u64())
-            .unwrap_or_else(|| panic!("no counter in {v}"))
-    }
-
-    fn show(&self, name: &str) -> String {
-        let get = |f: String| std::fs::read_to_string(self.path(&f)).unwrap_or_default();
-        format!(
-            "--- {name} stdout ---\n{}\n--- {name} stderr ---\n{}",
-            get(format!("{name}.out")),
-            get(format!("{name}.err"))
-        )
-    }
-
-    fn dump(&self) -> String {
-        let mut s = format!(
-            "namespace script: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n",
-            self.out.status,
-            String::from_utf8_lossy(&self.out.stdout),
-            String::from_utf8_lossy(&self.out.stderr)
-        );
-        if let Ok(rd) = std::fs::read_dir(self.dir.path()) {
-            let mut names: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
-            names.sort();
-            for n in names {
-                let n = n.to_string_lossy().to_string();
-                if n.ends_with(".err") || n.ends_with(".laberr") {
-                    s.push_str(&format!("--- {n} ---\n{}\n", self.read(&n)));
-                }
-            }
-        }
-        s
-    }
-}
-
-/// Runs `body` (after `PRELUDE`) as PID 1 of fresh user + net + mount + pid namespaces. The
-/// inventories in `files` are written to the work dir first. Panics when the script fails.
+/// Runs `body` (after the shared prelude and `AUDIT_FNS`) as PID 1 of fresh user, net, mount
+/// and pid namespaces. The inventories in `files` are written to the work dir first. Panics
+/// when the script fails.
 fn netns(files: &[(&str, &str)], body: &str) -> Ns {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    let script = dir.path().join("script.sh");
-    std::fs::write(&script, format!("{PRELUDE}{body}\n")).unwrap();
-    let out = Command::new("timeout")
-        .args(["-k", "5", "60", "unshare", "-rnmpf", "sh"])
-        .arg(&script)
-        .env("LAB_DIR", dir.path())
-        .env("TELLTALE", BIN)
-        .output()
-        .expect("run timeout/unshare");
-    let ns = Ns { dir, out };
-    assert!(ns.out.status.success(), "{}", ns.dump());
-    ns
+    NS.run(files, &format!("{AUDIT_FNS}\n{body}"))
 }
 
 fn rec<'a>(recs: &'a [Value], name: &str, port: u64) -> &'a Value {

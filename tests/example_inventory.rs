@@ -4,64 +4,48 @@
 //! are shared with the demo test, so both take the same file lock.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_telltale");
+use common::{BIN, DENY_MSG, LAB_FNS, RECORD_KEYS, SSH_BANNER, ndjson, read_file};
 
 #[test]
 fn example_inventory_against_demo_services() {
     let root = env!("CARGO_MANIFEST_DIR");
     let script = format!(
         "set -e\n\
-         '{BIN}' lab --ip 127.0.0.77 --open 17001 --banner 17002 --closed 17003 --closed-msg 17004 \
-           --reset 17005 --refused 17006 --filtered 17007 > lab.out &\n\
-         lab=$!\n\
-         trap 'kill $lab' EXIT\n\
-         for i in $(seq 50); do grep -q ready lab.out 2>/dev/null && break; sleep 0.1; done\n\
-         rc=0\n\
-         '{BIN}' scan '{root}/targets.example.yaml' --format ndjson --no-progress || rc=$?\n\
-         echo \"RC $rc\""
+         {LAB_FNS}\n\
+         trap 'lab_stop lab || true' EXIT\n\
+         lab_start lab --ip 127.0.0.77 --open 17001 --banner 17002 --closed 17003 --closed-msg 17004 \
+           --reset 17005 --refused 17006 --filtered 17007\n\
+         run_to scan \"$TELLTALE\" scan '{root}/targets.example.yaml' --format ndjson --no-progress"
     );
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new("flock")
         .args(["/tmp/telltale-demo.lock", "sh", "-c", &script])
         .current_dir(dir.path())
+        .env("TELLTALE", BIN)
+        .env("LAB_READY_SECS", "5")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let lines: Vec<String> = BufReader::new(&out.stdout[..])
-        .lines()
-        .map(Result::unwrap)
-        .collect();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        lines.iter().any(|l| l == "RC 0"),
-        "scan not all as expected:\n{lines:#?}\n{stderr}"
+    let stdout = std::fs::read_to_string(dir.path().join("scan.out")).unwrap_or_default();
+    let stderr = std::fs::read_to_string(dir.path().join("scan.err")).unwrap_or_default();
+    let rc = std::fs::read_to_string(dir.path().join("scan.rc")).unwrap_or_default();
+    assert_eq!(
+        rc.trim(),
+        "0",
+        "scan not all as expected:\n{stdout}\n{stderr}\nscript: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
-    let recs: Vec<serde_json::Value> = lines
-        .iter()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let recs = ndjson(&read_file(&dir.path().join("scan.out")));
     assert!(recs.len() >= 8, "{recs:#?}");
     for r in &recs {
-        for f in [
-            "name",
-            "host",
-            "addr",
-            "port",
-            "verdict",
-            "expect",
-            "ok",
-            "connect_ms",
-            "closed_after_ms",
-            "banner",
-            "detail",
-            "attempts",
-        ] {
+        for f in RECORD_KEYS {
             assert!(r.get(f).is_some(), "field {f} missing in {r}");
         }
         assert_eq!(r["ok"], true, "{r}");
@@ -72,12 +56,9 @@ fn example_inventory_against_demo_services() {
             .unwrap()
     };
     assert_eq!(by_port(17001)["verdict"], "open");
-    assert_eq!(by_port(17002)["banner"], "SSH-2.0-telltale-lab\\r\\n");
+    assert_eq!(by_port(17002)["banner"], SSH_BANNER);
     assert_eq!(by_port(17003)["verdict"], "closed-by-peer");
-    assert_eq!(
-        by_port(17004)["banner"],
-        "Host is not allowed to connect\\r\\n"
-    );
+    assert_eq!(by_port(17004)["banner"], DENY_MSG);
     assert_eq!(by_port(17005)["verdict"], "reset-by-peer");
     assert_eq!(by_port(17006)["verdict"], "refused");
     assert_eq!(by_port(17007)["verdict"], "filtered");

@@ -10,20 +10,14 @@
 //!
 //! Everything that sends a packet runs in its own `unshare -rnmpf` namespace (only `lo`).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use common::{BIN, NS_TERM_60S as NS, Ns, example, ndjson};
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
-
-const BIN: &str = env!("CARGO_BIN_EXE_telltale");
-
-fn example(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(rel)
-}
 
 fn read_example(rel: &str) -> String {
     std::fs::read_to_string(example(rel)).unwrap_or_else(|e| panic!("examples/{rel}: {e}"))
@@ -33,135 +27,15 @@ fn read_example(rel: &str) -> String {
 // Namespace harness
 // -------------------------------------------------------------------------------------------
 
-const PRELUDE: &str = r#"set -eu
-export PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
-cd "$LAB_DIR"
-T="$TELLTALE"
-ip link set lo up
-printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:1\n' > resolv.conf
-mount --bind resolv.conf /etc/resolv.conf
-# `telltale` on PATH, as an installed binary would be.
-mkdir -p bin
-ln -sf "$T" bin/telltale
+// `NS_TERM_60S`: PID 1 of fresh user + net + mount + pid namespaces, SIGTERM after 60 s
+// (SIGKILL 5 s later); labs must be ready within 10 s. `$LAB_DIR/bin/telltale` exists but is
+// not on PATH: each script puts it there (or not) as its example would.
 
-# lab_start NAME LAB-ARGS...: `telltale lab` in the background, wait for `ready`.
-lab_start() {
-    name=$1
-    shift
-    "$T" lab "$@" > "$name.lab" 2> "$name.laberr" &
-    echo $! > "$name.pid"
-    i=0
-    while ! grep -qx ready "$name.lab" 2>/dev/null; do
-        if ! kill -0 "$(cat "$name.pid")" 2>/dev/null; then
-            echo "lab $name exited before ready" >&2; cat "$name.laberr" >&2; exit 97
-        fi
-        i=$((i + 1))
-        if [ "$i" -gt 200 ]; then echo "lab $name not ready" >&2; exit 98; fi
-        sleep 0.05
-    done
-}
-
-lab_stop() {
-    kill "$(cat "$1.pid")"
-    wait "$(cat "$1.pid")" 2>/dev/null || true
-}
-
-# run_to NAME CMD...: stdout -> NAME.out, stderr -> NAME.err, exit code -> NAME.rc.
-run_to() {
-    name=$1
-    shift
-    set +e
-    "$@" > "$name.out" 2> "$name.err"
-    echo $? > "$name.rc"
-    set -e
-}
-
-# ---- test body ----
-"#;
-
-struct Ns {
-    dir: tempfile::TempDir,
-    out: Output,
-}
-
-impl Ns {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name))
-            .unwrap_or_else(|e| panic!("reading {name}: {e}\n{}", self.dump()))
-    }
-
-    fn stdout(&self, name: &str) -> String {
-        self.read(&format!("{name}.out"))
-    }
-
-    fn stderr(&self, name: &str) -> String {
-        self.read(&format!("{name}.err"))
-    }
-
-    fn rc(&self, name: &str) -> i32 {
-        self.read(&format!("{name}.rc")).trim().parse().unwrap()
-    }
-
-    fn show(&self, name: &str) -> String {
-        let get = |f: String| std::fs::read_to_string(self.path(&f)).unwrap_or_default();
-        format!(
-            "--- {name} stdout ---\n{}\n--- {name} stderr ---\n{}",
-            get(format!("{name}.out")),
-            get(format!("{name}.err"))
-        )
-    }
-
-    fn assert_rc(&self, name: &str, want: i32) {
-        assert_eq!(
-            self.rc(name),
-            want,
-            "exit code of `{name}`\n{}",
-            self.show(name)
-        );
-    }
-
-    fn dump(&self) -> String {
-        format!(
-            "namespace script: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.out.status,
-            String::from_utf8_lossy(&self.out.stdout),
-            String::from_utf8_lossy(&self.out.stderr)
-        )
-    }
-}
-
-/// Runs `body` (after `PRELUDE`) as PID 1 of fresh user + net + mount + pid namespaces, after
-/// writing `files` (relative paths) into the work dir. Panics when the script fails.
+/// Runs `body` (after the shared prelude) as PID 1 of fresh user + net + mount + pid
+/// namespaces, after writing `files` (relative paths) into the work dir. Panics when the
+/// script fails.
 fn netns(files: &[(&str, &str)], body: &str) -> Ns {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let p = dir.path().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    let script = dir.path().join("script.sh");
-    std::fs::write(&script, format!("{PRELUDE}{body}\n")).unwrap();
-    let out = Command::new("timeout")
-        .args(["-k", "5", "60", "unshare", "-rnmpf", "sh"])
-        .arg(&script)
-        .env("LAB_DIR", dir.path())
-        .env("TELLTALE", BIN)
-        .output()
-        .expect("run timeout/unshare");
-    let ns = Ns { dir, out };
-    assert!(ns.out.status.success(), "{}", ns.dump());
-    ns
-}
-
-fn ndjson(text: &str) -> Vec<Value> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON {l:?}: {e}")))
-        .collect()
+    NS.run(files, body)
 }
 
 /// Splits a command line into words: whitespace, '…' and "…" quoting (no expansion). Enough

@@ -16,183 +16,45 @@
 //! Shell plumbing (lab start-up, exit-code capture, fd holding) lives in
 //! `tests/lab/`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::{
+    DENY_MSG, KILL_AFTER_60S, Ns, NsSpec, RECORD_KEYS, RST_BANNER, SSH_BANNER, UNSHARE_PID1_PROC,
+    nft_rules, str_or_null as s,
+};
 use serde_json::Value;
-use tempfile::TempDir;
 
-const TELLTALE: &str = env!("CARGO_BIN_EXE_telltale");
-const PRELUDE: &str = include_str!("lab/ns_prelude.sh");
 const HOLD_FDS: &str = include_str!("lab/hold_fds.sh");
-/// Hard wall-clock cap for one namespace run (SIGKILL; the pid namespace takes
-/// every lab server and scanner down with it).
-const NS_TIMEOUT_SECS: &str = "60";
 
-/// Output of one namespace run: the temp dir holds every file the script wrote.
-/// Set `TELLTALE_LAB_KEEP=1` to keep the dirs (their paths go to stderr).
-struct NsRun {
-    dir: PathBuf,
-    _guard: Option<TempDir>,
-    log: String,
+/// PID 1 of fresh user/net/mount/pid namespaces, SIGKILLed after 60 s; a 20 s wait for labs.
+/// Set `TELLTALE_LAB_KEEP=1` to keep the run dirs (their paths go to stderr).
+const NS: NsSpec = NsSpec {
+    timeout: KILL_AFTER_60S,
+    unshare: UNSHARE_PID1_PROC,
+    tools: &["unshare", "nft", "ip", "timeout", "prlimit", "bash"],
+    lab_ready_secs: 20,
+    telltale_on_path: false,
+};
+
+/// Write `files` (and `hold_fds.sh`) into a fresh temp dir, append `body` to the prelude and
+/// run it as PID 1 of new user/net/mount/pid namespaces.
+fn ns_run(files: &[(&str, String)], body: &str) -> Ns {
+    let mut all = vec![("hold_fds.sh", HOLD_FDS.to_string())];
+    all.extend(files.iter().cloned());
+    NS.run(&all, body)
 }
 
-impl NsRun {
-    fn read(&self, file: &str) -> String {
-        let path = self.dir.join(file);
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}\n{}", path.display(), self.log))
+/// Parse the stdout of `scan NAME`: one JSON object per non-empty line, each checked
+/// against the record shape of INTERFACE.md.
+fn records(run: &Ns, name: &str) -> Vec<Value> {
+    let recs = run.records(name);
+    for v in &recs {
+        check_shape(v, name);
     }
-
-    /// Exit code of the command run as `scan NAME ...` / `run_to NAME ...`.
-    fn rc(&self, name: &str) -> i32 {
-        let s = self.read(&format!("{name}.rc"));
-        s.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("bad rc file for {name}: {s:?}"))
-    }
-
-    fn stderr(&self, name: &str) -> String {
-        self.read(&format!("{name}.err"))
-    }
-
-    fn stdout(&self, name: &str) -> String {
-        self.read(&format!("{name}.ndjson"))
-    }
-
-    /// Parse `NAME.ndjson`: one JSON object per non-empty line, each checked
-    /// against the record shape of INTERFACE.md.
-    fn records(&self, name: &str) -> Vec<Value> {
-        let text = self.stdout(name);
-        let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| {
-                panic!(
-                    "{name}: stdout line {} is not JSON ({e}): {line:?}\nstderr:\n{}",
-                    i + 1,
-                    self.stderr(name)
-                )
-            });
-            check_shape(&v, name);
-            out.push(v);
-        }
-        out
-    }
-
-    /// Everything useful for a failure message about scan `name`.
-    fn context(&self, name: &str) -> String {
-        let rc = std::fs::read_to_string(self.dir.join(format!("{name}.rc"))).unwrap_or_default();
-        let err = std::fs::read_to_string(self.dir.join(format!("{name}.err"))).unwrap_or_default();
-        let out =
-            std::fs::read_to_string(self.dir.join(format!("{name}.ndjson"))).unwrap_or_default();
-        let head: String = out.lines().take(40).collect::<Vec<_>>().join("\n");
-        format!(
-            "--- {name}: exit {rc}--- stderr:\n{err}\n--- stdout (first 40 lines):\n{head}\n--- namespace log:\n{}",
-            self.log.trim()
-        )
-    }
-}
-
-/// Check that the tools the lab needs exist; panic (not skip) if not.
-fn require_tools() {
-    for tool in ["unshare", "nft", "ip", "timeout", "prlimit", "bash"] {
-        let found = Command::new("sh")
-            .args([
-                "-c",
-                &format!("PATH=\"$PATH:/usr/sbin:/sbin\" command -v {tool}"),
-            ])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        assert!(
-            found,
-            "`{tool}` not found: the namespace lab needs util-linux, nftables and iproute2 \
-             (apt-get install -y nftables iproute2 util-linux). Refusing to skip silently."
-        );
-    }
-}
-
-/// Write `files` into a fresh temp dir, append `body` to the prelude and run it
-/// as PID 1 of new user/net/mount/pid namespaces.
-fn ns_run(files: &[(&str, String)], body: &str) -> NsRun {
-    require_tools();
-    let dir = tempfile::Builder::new()
-        .prefix("telltale-netns-")
-        .tempdir()
-        .unwrap();
-    let path = dir.path().to_path_buf();
-    let guard = if std::env::var_os("TELLTALE_LAB_KEEP").is_some() {
-        eprintln!("keeping lab dir {}", path.display());
-        let _ = dir.keep();
-        None
-    } else {
-        Some(dir)
-    };
-    let dir = path;
-    std::fs::write(dir.join("hold_fds.sh"), HOLD_FDS).unwrap();
-    for (name, content) in files {
-        std::fs::write(dir.join(name), content).unwrap();
-    }
-    let script = dir.join("run.sh");
-    std::fs::write(&script, format!("{PRELUDE}\n{body}\n")).unwrap();
-    let out = Command::new("timeout")
-        .args(["-s", "KILL", NS_TIMEOUT_SECS])
-        .args(["unshare", "-rnmpf", "--mount-proc", "--kill-child", "sh"])
-        .arg(&script)
-        .env("LAB_DIR", &dir)
-        .env("TELLTALE", TELLTALE)
-        .env(
-            "PATH",
-            format!(
-                "{}:/usr/sbin:/sbin",
-                std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
-            ),
-        )
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start `timeout unshare ...`: {e}"));
-    let log = format!(
-        "namespace script exit: {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "namespace script failed (unshare/nft/ip/lab problem, or the 60 s cap):\n{log}\n{}",
-        dump_dir(&dir)
-    );
-    NsRun {
-        dir,
-        _guard: guard,
-        log,
-    }
-}
-
-/// The `.rc` and `.err` files of a failed run (the dir is deleted after the panic).
-fn dump_dir(p: &Path) -> String {
-    let mut names: Vec<String> = std::fs::read_dir(p)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    let mut out = format!("files in {}: {names:?}\n", p.display());
-    for n in names
-        .iter()
-        .filter(|n| n.ends_with(".rc") || n.ends_with(".err"))
-    {
-        let text = std::fs::read_to_string(p.join(n)).unwrap_or_default();
-        let text: String = text.chars().take(1500).collect();
-        writeln!(out, "--- {n}:\n{}", text.trim_end()).unwrap();
-    }
-    out
+    recs
 }
 
 /// The NDJSON record contract: every field present with the right type.
@@ -200,25 +62,8 @@ fn check_shape(v: &Value, ctx: &str) {
     let o = v
         .as_object()
         .unwrap_or_else(|| panic!("{ctx}: record is not an object: {v}"));
-    let need = [
-        "format_version",
-        "name",
-        "host",
-        "addr",
-        "port",
-        "verdict",
-        "expect",
-        "ok",
-        "connect_ms",
-        "closed_after_ms",
-        "banner",
-        "detail",
-        "errno",
-        "attempts",
-        "tags",
-    ];
-    for k in need {
-        assert!(o.contains_key(k), "{ctx}: record lacks `{k}`: {v}");
+    for k in RECORD_KEYS {
+        assert!(o.contains_key(*k), "{ctx}: record lacks `{k}`: {v}");
     }
     assert_eq!(v["format_version"], 1, "{ctx}: format_version: {v}");
     assert!(v["port"].is_u64(), "{ctx}: port not a number: {v}");
@@ -260,10 +105,6 @@ fn check_shape(v: &Value, ctx: &str) {
         expect.contains(&verdict),
         "{ctx}: `ok` disagrees with expect/verdict: {v}"
     );
-}
-
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or("null")
 }
 
 fn port(v: &Value) -> u16 {
@@ -314,8 +155,8 @@ impl Want {
 }
 
 /// Exactly one record per `Want`, nothing else; collect every problem, then panic once.
-fn check_records(run: &NsRun, scan: &str, wants: &[Want]) {
-    let recs = run.records(scan);
+fn check_records(run: &Ns, scan: &str, wants: &[Want]) {
+    let recs = records(run, scan);
     let mut problems = Vec::new();
     let mut by_key: BTreeMap<(String, u16), Vec<&Value>> = BTreeMap::new();
     for r in &recs {
@@ -417,18 +258,7 @@ fn inventory(targets: &[String]) -> String {
     format!("targets:\n{}", targets.concat())
 }
 
-fn nft_rules(rules: &[&str]) -> String {
-    let mut t = String::from(
-        "table inet lab {\n  chain input {\n    type filter hook input priority 0; policy accept;\n",
-    );
-    for r in rules {
-        writeln!(t, "    {r}").unwrap();
-    }
-    t.push_str("  }\n}\n");
-    t
-}
-
-fn assert_rc(run: &NsRun, scan: &str, want: i32) {
+fn assert_rc(run: &Ns, scan: &str, want: i32) {
     let rc = run.rc(scan);
     assert_eq!(rc, want, "{scan}: exit code\n{}", run.context(scan));
 }
@@ -440,10 +270,6 @@ fn assert_rc(run: &NsRun, scan: &str, want: i32) {
 /// Lab services shared by both tables, on ports 1009..: (kind, ports).
 const LAB_SERVICES: &str = "--open 1009 --closed 1010 --reset 1011-1018 --banner 1019 --banner-reset 1020 \
      --closed-msg 1021 --refused 1022 --filtered 1023 --stream 1024 --banner-reset 1025-1031";
-
-const SSH_BANNER: &str = "SSH-2.0-telltale-lab\\r\\n";
-const RST_BANNER: &str = "BANNER-THEN-RST\\r\\n";
-const DENY_BANNER: &str = "Host is not allowed to connect\\r\\n";
 
 /// Wants for the lab services of `LAB_SERVICES` at `addr`; filtered ones get `filtered_attempts`.
 fn lab_service_wants(addr: &'static str, filtered_attempts: u64) -> Vec<Want> {
@@ -457,7 +283,7 @@ fn lab_service_wants(addr: &'static str, filtered_attempts: u64) -> Vec<Want> {
     w.extend([
         want(addr, 1019, "open").banner(SSH_BANNER).attempts(1),
         want(addr, 1020, "reset-by-peer").banner(RST_BANNER),
-        want(addr, 1021, "closed-by-peer").banner(DENY_BANNER),
+        want(addr, 1021, "closed-by-peer").banner(DENY_MSG),
         want(addr, 1022, "refused")
             .errno("ECONNREFUSED")
             .attempts(1),
@@ -483,8 +309,8 @@ fn table_inventory(addr: &str, wants: &[Want]) -> String {
     inventory(&targets)
 }
 
-fn check_stream_banner_bounded(run: &NsRun, scan: &str) {
-    for r in run.records(scan) {
+fn check_stream_banner_bounded(run: &Ns, scan: &str) {
+    for r in records(run, scan) {
         if port(&r) == 1024 {
             let b = s(&r, "banner");
             assert!(
@@ -619,7 +445,7 @@ fn v6_short_timeout_warns_about_icmp() {
         &[("rules.nft", rules), ("inv.yaml", inv)],
         "scan short inv.yaml --format ndjson --no-progress --timeout 1s --linger 0 --retries 0",
     );
-    let recs = run.records("short");
+    let recs = records(&run, "short");
     assert_eq!(recs.len(), 1, "{}", run.context("short"));
     let v = s(&recs[0], "verdict");
     assert!(
@@ -666,7 +492,7 @@ fn multi_address_name_one_record_per_address() {
         want("::1", 1002, "refused").errno("ECONNREFUSED"),
     ];
     check_records(&run, "multi", &wants);
-    for r in run.records("multi") {
+    for r in records(&run, "multi") {
         assert_eq!(s(&r, "host"), "multi", "host must be the name: {r}");
         // A black-holed sibling address must not slow or change this one.
         if s(&r, "verdict") == "open" {
@@ -693,7 +519,7 @@ fn unknown_name_is_dns_error_inside_namespace() {
         "lab_start svc --ip 127.0.0.1 --open 1001\n\
          scan dns inv.yaml --format ndjson --no-progress --timeout 2s --linger 100ms",
     );
-    let recs = run.records("dns");
+    let recs = records(&run, "dns");
     assert_eq!(recs.len(), 2, "{}", run.context("dns"));
     let ghost = recs
         .iter()
@@ -747,7 +573,7 @@ fn broadcast_multicast_never_remote_and_cidr_skips_edges() {
 
     for (scan, host) in cases {
         let rc = run.rc(scan);
-        let recs = run.records(scan);
+        let recs = records(&run, scan);
         match rc {
             2 => {
                 assert!(
@@ -843,7 +669,7 @@ fn mixed_2000_probes_all_correct() {
         &body,
     );
 
-    let recs = run.records("big");
+    let recs = records(&run, "big");
     let mut seen = BTreeSet::new();
     let mut wrong: BTreeMap<(String, String), (usize, String)> = BTreeMap::new();
     for r in &recs {
@@ -897,7 +723,7 @@ fn fd_names() -> Vec<String> {
 /// - scanned: 300 records, each `local-error` or its true verdict (never a
 ///   false refused/filtered, never `dns-error` for a hosts-file name), and
 ///   exit 3 iff some record is `local-error` (0 otherwise: expect covers both truths).
-fn fd_scan_problems(run: &NsRun, scan: &str) -> Vec<String> {
+fn fd_scan_problems(run: &Ns, scan: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let rc = run.rc(scan);
     let err = run.stderr(scan);
@@ -908,7 +734,7 @@ fn fd_scan_problems(run: &NsRun, scan: &str) -> Vec<String> {
         ));
         return problems;
     }
-    let recs = run.records(scan);
+    let recs = records(run, scan);
     if recs.is_empty() && (rc == 2 || rc == 3) {
         if err.trim().is_empty() {
             problems.push(format!("{scan}: exit {rc}, nothing scanned, no message"));
@@ -1012,8 +838,7 @@ fn fd_exhaustion_gives_local_error_not_false_verdicts() {
         for inv in ["ip", "names"] {
             let scan = format!("{inv}{h}");
             problems.extend(fd_scan_problems(&run, &scan));
-            local_seen += run
-                .records(&scan)
+            local_seen += records(&run, &scan)
                 .iter()
                 .filter(|r| s(r, "verdict") == "local-error")
                 .count();

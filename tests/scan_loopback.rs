@@ -611,11 +611,16 @@ fn slow_sink_does_not_change_verdicts() {
 // probe and demo
 // ----------------------------------------------------------------------------------------------
 
+/// `telltale probe IP PORT` against a lab with one service of `kind` on `ip`.
+fn probe_lab(ip: &str, kind: &str) -> Run {
+    let lab = Lab::start(ip, &[kind]);
+    let port = lab.port(kind).to_string();
+    run(&["probe", ip, &port], HANG_GUARD)
+}
+
 #[test]
 fn probe_open_port_exits_0() {
-    let lab = Lab::start("127.0.0.1", &["open"]);
-    let port = lab.port("open").to_string();
-    let run = run(&["probe", "127.0.0.1", &port], HANG_GUARD);
+    let run = probe_lab("127.0.0.1", "open");
     run.assert_code(0);
     run.assert_no_panic();
     assert!(run.stdout.contains("open"), "{}", run.dump());
@@ -623,9 +628,7 @@ fn probe_open_port_exits_0() {
 
 #[test]
 fn probe_refused_port_exits_1() {
-    let lab = Lab::start("127.0.0.1", &["refused"]);
-    let port = lab.port("refused").to_string();
-    let run = run(&["probe", "127.0.0.1", &port], HANG_GUARD);
+    let run = probe_lab("127.0.0.1", "refused");
     run.assert_code(1);
     run.assert_no_panic();
     assert!(run.stdout.contains("refused"), "{}", run.dump());
@@ -633,9 +636,7 @@ fn probe_refused_port_exits_1() {
 
 #[test]
 fn probe_ipv6_refused_port_exits_1() {
-    let lab = Lab::start("::1", &["refused"]);
-    let port = lab.port("refused").to_string();
-    let run = run(&["probe", "::1", &port], HANG_GUARD);
+    let run = probe_lab("::1", "refused");
     run.assert_code(1);
     assert!(run.stdout.contains("refused"), "{}", run.dump());
 }

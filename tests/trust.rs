@@ -3,9 +3,11 @@
 //! guard for the YAML parser. Traffic stays inside namespaces these tests create.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_telltale");
+use common::{BIN, records_among, show_output};
 
 /// Run `script` with `sh` inside a fresh user + network namespace with `lo` up.
 fn in_netns(script: &str) -> Output {
@@ -25,22 +27,14 @@ fn in_namespaces(flags: &str, script: &str) -> Output {
         .output()
         .expect("unshare runs");
     if !out.status.success() && out.status.code() != Some(1) && out.status.code() != Some(3) {
-        panic!(
-            "namespace script failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        panic!("namespace script failed: {}", show_output(&out));
     }
     out
 }
 
+/// The NDJSON records among the script's other stdout lines.
 fn records(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    records_among(&out.stdout)
 }
 
 /// Checklist 9: with the ephemeral range squeezed to the one port we probe, the kernel must

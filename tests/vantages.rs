@@ -18,182 +18,48 @@
 //! a resolv.conf pointing at 127.0.0.1 bind-mounted), or on 127.0.0.0/8. Chromium runs inside
 //! `unshare -rn` too, with a `file://` URL.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 
+use common::{
+    BIN, KILL_AFTER_60S, NsSpec, UNSHARE_PID1_PROC, dump_dir, example, ndjson_file as records,
+    nft_rules, rc_file as rc, read_file as read, show_output as show, str_or_null as s,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_telltale");
-/// Hard wall-clock cap for one namespace run (SIGKILL; the pid namespace takes the lab down).
-const NS_TIMEOUT_SECS: &str = "60";
-
 // ---------------------------------------------------------------------------------------------
-// Namespace harness (adapted from tests/lab/ns_prelude.sh)
+// Namespace harness (tests/common, tests/lab/)
 // ---------------------------------------------------------------------------------------------
 
-const PRELUDE: &str = r#"set -eu
-export PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
-cd "$LAB_DIR"
-ip link set lo up
-if [ -f rules.nft ]; then nft -f rules.nft; fi
-if [ -f hosts ]; then mount --bind hosts /etc/hosts; fi
-printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:1\n' > resolv.conf
-mount --bind resolv.conf /etc/resolv.conf
-# `telltale` on PATH, as an installed binary would be.
-mkdir -p bin
-ln -sf "$TELLTALE" bin/telltale
-export PATH="$LAB_DIR/bin:$PATH"
-
-# lab_start NAME LAB-ARGS...: `telltale lab` in the background; wait for its `ready` line.
-lab_start() {
-    name=$1
-    shift
-    telltale lab "$@" > "$name.lab" 2> "$name.laberr" &
-    pid=$!
-    i=0
-    while ! grep -qx ready "$name.lab" 2>/dev/null; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "lab $name exited before ready: $*" >&2; cat "$name.laberr" >&2; exit 97
-        fi
-        i=$((i + 1))
-        if [ "$i" -gt 400 ]; then echo "lab $name not ready after 20 s" >&2; exit 98; fi
-        sleep 0.05
-    done
-}
-
-# run_to NAME CMD...: stdout -> NAME.out, stderr -> NAME.err, exit code -> NAME.rc.
-run_to() {
-    name=$1
-    shift
-    set +e
-    "$@" > "$name.out" 2> "$name.err"
-    echo $? > "$name.rc"
-    set -e
-}
-
-# ---- test body ----
-"#;
-
-/// Tools the namespace runs need; panic (not skip) when missing: CI installs them.
-fn require_tools() {
-    for tool in ["unshare", "nft", "ip", "timeout", "sh"] {
-        let found = Command::new("sh")
-            .args([
-                "-c",
-                &format!("PATH=\"$PATH:/usr/sbin:/sbin\" command -v {tool}"),
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "`{tool}` not found: these tests need util-linux, nftables and iproute2 \
-             (apt-get install -y nftables iproute2 util-linux). Refusing to skip silently."
-        );
-    }
-}
+/// PID 1 of fresh user/net/mount/pid namespaces, SIGKILLed after 60 s (the pid namespace takes
+/// the lab down); a 20 s wait for labs; `telltale` on PATH, as an installed binary would be.
+const NS: NsSpec = NsSpec {
+    timeout: KILL_AFTER_60S,
+    unshare: UNSHARE_PID1_PROC,
+    tools: &["unshare", "nft", "ip", "timeout", "sh"],
+    lab_ready_secs: 20,
+    telltale_on_path: true,
+};
 
 /// Write `files` into `dir` (created), then start `body` after the prelude as PID 1 of fresh
 /// user/net/mount/pid namespaces. Wait with [`ns_wait`].
 fn ns_spawn(dir: &Path, files: &[(&str, String)], body: &str) -> Child {
-    require_tools();
-    std::fs::create_dir_all(dir).unwrap();
-    for (name, content) in files {
-        std::fs::write(dir.join(name), content).unwrap();
-    }
-    let script = dir.join("run.sh");
-    std::fs::write(&script, format!("{PRELUDE}\n{body}\n")).unwrap();
-    Command::new("timeout")
-        .args(["-s", "KILL", NS_TIMEOUT_SECS])
-        .args(["unshare", "-rnmpf", "--mount-proc", "--kill-child", "sh"])
-        .arg(&script)
-        .env("LAB_DIR", dir)
-        .env("TELLTALE", BIN)
-        .env(
-            "PATH",
-            format!(
-                "{}:/usr/sbin:/sbin",
-                std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
-            ),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `timeout unshare ...`: {e}"))
+    NS.spawn(dir, files, body)
 }
 
 fn ns_wait(child: Child, dir: &Path) {
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "namespace script in {} failed (unshare/nft/ip/lab problem, or the 60 s cap): {:?}\n\
-         stdout:\n{}\nstderr:\n{}\n{}",
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        dump_dir(dir)
-    );
+    NS.wait(child, dir);
 }
 
 fn ns_run(dir: &Path, files: &[(&str, String)], body: &str) {
-    let child = ns_spawn(dir, files, body);
-    ns_wait(child, dir);
-}
-
-/// The `.rc`/`.err` files of a run, for failure messages.
-fn dump_dir(p: &Path) -> String {
-    let mut names: Vec<String> = std::fs::read_dir(p)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    let mut out = format!("files in {}: {names:?}\n", p.display());
-    for n in names
-        .iter()
-        .filter(|n| n.ends_with(".rc") || n.ends_with(".err") || n.ends_with(".laberr"))
-    {
-        let text = std::fs::read_to_string(p.join(n)).unwrap_or_default();
-        let text: String = text.chars().take(1500).collect();
-        writeln!(out, "--- {n}:\n{}", text.trim_end()).unwrap();
-    }
-    out
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
-}
-
-/// Exit code of `run_to NAME ...` in `dir`.
-fn rc(dir: &Path, name: &str) -> i32 {
-    let s = read(&dir.join(format!("{name}.rc")));
-    s.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("bad rc file for {name}: {s:?}"))
-}
-
-/// NDJSON file → records (every line must be a JSON object).
-fn records(p: &Path) -> Vec<Value> {
-    read(p)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{}:{}: not JSON ({e}): {l}", p.display(), i + 1))
-        })
-        .collect()
-}
-
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or("null")
+    NS.run_in(dir, files, body);
 }
 
 /// (addr, port, verdict) multiset of records.
@@ -222,32 +88,12 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-fn nft_rules(rules: &[&str]) -> String {
-    let mut t = String::from(
-        "table inet lab {\n  chain input {\n    type filter hook input priority 0; policy accept;\n",
-    );
-    for r in rules {
-        writeln!(t, "    {r}").unwrap();
-    }
-    t.push_str("  }\n}\n");
-    t
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -922,12 +768,6 @@ fn html_matrix_is_self_contained_and_renders_in_chromium() {
 // ---------------------------------------------------------------------------------------------
 // d. The Kubernetes and Ansible examples
 // ---------------------------------------------------------------------------------------------
-
-fn example(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(rel)
-}
 
 /// Every document of a (multi-document) YAML file.
 fn yaml_docs(rel: &str) -> Vec<Yaml> {

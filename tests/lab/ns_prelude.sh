@@ -1,9 +1,10 @@
-# Prelude for tests/netns_lab.rs. The Rust test writes this file, followed by the
-# test's own commands, into a temp dir and runs it as PID 1 of a fresh
-# `unshare -rnmpf` namespace set (user + net + mount + pid): only `lo` exists,
-# so no packet can leave, and every process here dies with the script.
+# Namespace set-up shared by every `unshare -rnmpf` test script (tests/common/mod.rs,
+# `NsSpec`): the Rust side writes this file, then tests/lab/lab_fns.sh, then the test's own
+# commands into a temp dir and runs it as PID 1 of a fresh user + net + mount + pid namespace
+# set: only `lo` exists, so no packet can leave, and every process here dies with the script.
 #
-# Inputs (environment): LAB_DIR (the temp dir), TELLTALE (the binary).
+# Inputs (environment): LAB_DIR (the temp dir), TELLTALE (the binary),
+# LAB_TELLTALE_ON_PATH=1 to put `$LAB_DIR/bin` (a `telltale` symlink) first on PATH.
 # Optional files in LAB_DIR: rules.nft (loaded with `nft -f`), hosts (bind-mounted
 # on /etc/hosts). resolv.conf is always bind-mounted so that even an unknown
 # name is only ever asked of 127.0.0.1 *inside* the namespace (nothing listens:
@@ -11,6 +12,7 @@
 set -eu
 export PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
 cd "$LAB_DIR"
+T="$TELLTALE"
 
 ip link set lo up
 if [ -f rules.nft ]; then nft -f rules.nft; fi
@@ -18,46 +20,7 @@ if [ -f hosts ]; then mount --bind hosts /etc/hosts; fi
 printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:1\n' > resolv.conf
 mount --bind resolv.conf /etc/resolv.conf
 
-# lab_start NAME LAB-ARGS...: start `telltale lab` in the background and wait
-# for its `ready` line (services listed in NAME.out, stderr in NAME.err).
-lab_start() {
-    name=$1
-    shift
-    "$TELLTALE" lab "$@" > "$name.out" 2> "$name.err" &
-    pid=$!
-    i=0
-    while ! grep -qx ready "$name.out" 2>/dev/null; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "lab $name exited before ready: $*" >&2
-            cat "$name.err" >&2
-            exit 97
-        fi
-        i=$((i + 1))
-        if [ "$i" -gt 400 ]; then
-            echo "lab $name not ready after 20 s: $*" >&2
-            cat "$name.err" >&2
-            exit 98
-        fi
-        sleep 0.05
-    done
-}
-
-# run_to NAME CMD...: run CMD; stdout -> NAME.ndjson, stderr -> NAME.err,
-# exit code -> NAME.rc. Never aborts the script.
-run_to() {
-    name=$1
-    shift
-    set +e
-    "$@" > "$name.ndjson" 2> "$name.err"
-    echo $? > "$name.rc"
-    set -e
-}
-
-# scan NAME SCAN-ARGS...: `telltale scan SCAN-ARGS...` via run_to.
-scan() {
-    name=$1
-    shift
-    run_to "$name" "$TELLTALE" scan "$@"
-}
-
-# ---- test body follows ----
+# `telltale` as an installed binary would be: in bin/, on PATH when asked for.
+mkdir -p bin
+ln -sf "$TELLTALE" bin/telltale
+if [ "${LAB_TELLTALE_ON_PATH:-0}" = 1 ]; then export PATH="$LAB_DIR/bin:$PATH"; fi
