@@ -22,9 +22,8 @@ impl Progress {
         let bar = (wanted && std::io::stderr().is_terminal()).then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
-            let style =
-                ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar
         });
@@ -48,7 +47,8 @@ impl Progress {
                 .filter(|v| s.count(**v) > 0)
                 .map(|v| format!("{v} {}", s.count(*v)))
                 .collect();
-            bar.set_message(counts.join(" · "));
+            let rate = s.total as f64 / bar.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!("{rate:.0}/s · {}", counts.join(" · ")));
         }
     }
 

@@ -46,6 +46,8 @@ pub struct Summary {
     pub wildcard: u64,
     /// Probes skipped by excludes.
     pub excluded: u64,
+    /// With an interrupt: probes never started (from the plan; names count one address).
+    pub not_started: u64,
 }
 
 fn counts_map<S: Serializer>(c: &[u64; Verdict::ALL.len()], s: S) -> Result<S::Ok, S::Error> {

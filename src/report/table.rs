@@ -124,7 +124,7 @@ pub fn render_rows(w: &mut impl Write, rows: &[Record]) -> io::Result<()> {
 pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     writeln!(
         w,
-        "{:<15} {:>7}  {:<28} MEANING",
+        "{:<15} {:>7}  {:<30} MEANING",
         "VERDICT", "COUNT", "WHO TO ASK"
     )?;
     for v in Verdict::ALL {
@@ -132,7 +132,7 @@ pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
         if n > 0 {
             writeln!(
                 w,
-                "{:<15} {:>7}  {:<28} {}",
+                "{:<15} {:>7}  {:<30} {}",
                 v.as_str(),
                 n,
                 v.who(),
@@ -166,7 +166,11 @@ pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
         )?;
     }
     if s.interrupted {
-        write!(w, "; INTERRUPTED: partial results")?;
+        write!(
+            w,
+            "; INTERRUPTED: partial results, {} probes not started",
+            s.not_started
+        )?;
     }
     writeln!(w, " in {secs:.2}s")?;
     if !s.vantage.is_empty() {
