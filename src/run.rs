@@ -165,8 +165,9 @@ pub async fn scan_into(
         c.summary.set_interrupted();
     }
     if c.summary.interrupted {
-        // Probes the plan counted that never produced a record (approximate for names).
-        let done = u128::from(c.summary.total) + u128::from(c.summary.excluded);
+        // Probes the plan counted (after exclusion) that never produced a record; approximate
+        // when names resolve to several addresses.
+        let done = u128::from(c.summary.total);
         c.summary.not_started = u64::try_from(plan.probes.saturating_sub(done)).unwrap_or(u64::MAX);
     }
     c.summary.set_elapsed(started.elapsed());
