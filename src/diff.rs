@@ -977,15 +977,15 @@ mod tests {
     #[test]
     fn address_keys_normalise_and_sort_numerically() {
         assert_eq!(AddrKey::new("::0001").1, "::1");
-        assert!(AddrKey::new("10.0.0.2") < AddrKey::new("10.0.0.10"));
+        assert!(AddrKey::new("127.0.10.2") < AddrKey::new("127.0.10.10"));
     }
 
     #[test]
     fn interrupted_is_not_newly_closed() {
-        let old = Report::from_records("o", vec![rec(None, Some("10.0.0.1"), 22, "open", true)]);
+        let old = Report::from_records("o", vec![rec(None, Some("127.0.10.1"), 22, "open", true)]);
         let new = Report::from_records(
             "n",
-            vec![rec(None, Some("10.0.0.1"), 22, "interrupted", false)],
+            vec![rec(None, Some("127.0.10.1"), 22, "interrupted", false)],
         );
         let d = diff(&old, &new, &[]).unwrap();
         let kinds: Vec<ChangeKind> = d.changes.iter().map(|c| c.kind).collect();

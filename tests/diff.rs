@@ -139,16 +139,16 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
         rec(
             s("opened"),
             "a.example",
-            s("10.0.0.1"),
+            s("127.0.10.1"),
             443,
             "filtered",
             &["open"],
         ),
-        rec(s("shut"), "b.example", s("10.0.0.2"), 22, "open", &["open"]),
+        rec(s("shut"), "b.example", s("127.0.10.2"), 22, "open", &["open"]),
         rec(
             s("fw"),
             "c.example",
-            s("10.0.0.3"),
+            s("127.0.10.3"),
             25,
             "filtered",
             &["refused", "unreachable", "filtered"],
@@ -156,20 +156,20 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
         rec(
             s("expect"),
             "d.example",
-            s("10.0.0.4"),
+            s("127.0.10.4"),
             80,
             "refused",
             &["open"],
         ),
         with(
-            rec(s("ssh"), "e.example", s("10.0.0.5"), 22, "open", &["open"]),
+            rec(s("ssh"), "e.example", s("127.0.10.5"), 22, "open", &["open"]),
             "banner",
             json!("SSH-2.0-OpenSSH_8.9\\r\\n"),
         ),
         rec(
             s("gone"),
             "f.example",
-            s("10.0.0.6"),
+            s("127.0.10.6"),
             8080,
             "open",
             &["open"],
@@ -177,15 +177,15 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
         rec(
             s("same"),
             "g.example",
-            s("10.0.0.7"),
+            s("127.0.10.7"),
             5432,
             "open",
             &["open"],
         ),
         rec(
             None,
-            "10.0.0.8",
-            s("10.0.0.8"),
+            "127.0.10.8",
+            s("127.0.10.8"),
             53,
             "unreachable",
             &["open"],
@@ -195,7 +195,7 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
         rec(
             s("opened"),
             "a.example",
-            s("10.0.0.1"),
+            s("127.0.10.1"),
             443,
             "open",
             &["open"],
@@ -203,7 +203,7 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
         rec(
             s("shut"),
             "b.example",
-            s("10.0.0.2"),
+            s("127.0.10.2"),
             22,
             "refused",
             &["open"],
@@ -211,7 +211,7 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
         rec(
             s("fw"),
             "c.example",
-            s("10.0.0.3"),
+            s("127.0.10.3"),
             25,
             "unreachable",
             &["refused", "unreachable", "filtered"],
@@ -219,20 +219,20 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
         rec(
             s("expect"),
             "d.example",
-            s("10.0.0.4"),
+            s("127.0.10.4"),
             80,
             "refused",
             &["refused", "unreachable", "filtered"],
         ),
         with(
-            rec(s("ssh"), "e.example", s("10.0.0.5"), 22, "open", &["open"]),
+            rec(s("ssh"), "e.example", s("127.0.10.5"), 22, "open", &["open"]),
             "banner",
             json!("SSH-2.0-OpenSSH_9.6\\r\\n"),
         ),
         rec(
             s("same"),
             "g.example",
-            s("10.0.0.7"),
+            s("127.0.10.7"),
             5432,
             "open",
             &["open"],
@@ -240,12 +240,12 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
         rec(
             s("fresh"),
             "h.example",
-            s("10.0.0.9"),
+            s("127.0.10.9"),
             9090,
             "open",
             &["open"],
         ),
-        rec(None, "10.0.0.8", s("10.0.0.8"), 53, "filtered", &["open"]),
+        rec(None, "127.0.10.8", s("127.0.10.8"), 53, "filtered", &["open"]),
     ];
     (old, new)
 }
@@ -261,7 +261,7 @@ fn every_transition_kind() {
             row(
                 NewlyOpen,
                 "opened",
-                s("10.0.0.1"),
+                s("127.0.10.1"),
                 443,
                 s("filtered"),
                 s("open")
@@ -269,15 +269,15 @@ fn every_transition_kind() {
             row(
                 NewlyClosed,
                 "shut",
-                s("10.0.0.2"),
+                s("127.0.10.2"),
                 22,
                 s("open"),
                 s("refused")
             ),
             row(
                 VerdictChanged,
-                "10.0.0.8",
-                s("10.0.0.8"),
+                "127.0.10.8",
+                s("127.0.10.8"),
                 53,
                 s("unreachable"),
                 s("filtered")
@@ -285,7 +285,7 @@ fn every_transition_kind() {
             row(
                 VerdictChanged,
                 "fw",
-                s("10.0.0.3"),
+                s("127.0.10.3"),
                 25,
                 s("filtered"),
                 s("unreachable")
@@ -293,7 +293,7 @@ fn every_transition_kind() {
             row(
                 NewlyFailing,
                 "shut",
-                s("10.0.0.2"),
+                s("127.0.10.2"),
                 22,
                 s("open"),
                 s("refused")
@@ -301,7 +301,7 @@ fn every_transition_kind() {
             row(
                 NewlyPassing,
                 "expect",
-                s("10.0.0.4"),
+                s("127.0.10.4"),
                 80,
                 s("refused"),
                 s("refused")
@@ -309,17 +309,17 @@ fn every_transition_kind() {
             row(
                 NewlyPassing,
                 "opened",
-                s("10.0.0.1"),
+                s("127.0.10.1"),
                 443,
                 s("filtered"),
                 s("open")
             ),
-            row(Added, "fresh", s("10.0.0.9"), 9090, None, s("open")),
-            row(Removed, "gone", s("10.0.0.6"), 8080, s("open"), None),
+            row(Added, "fresh", s("127.0.10.9"), 9090, None, s("open")),
+            row(Removed, "gone", s("127.0.10.6"), 8080, s("open"), None),
             row(
                 BannerChanged,
                 "ssh",
-                s("10.0.0.5"),
+                s("127.0.10.5"),
                 22,
                 s("SSH-2.0-OpenSSH_8.9\\r\\n"),
                 s("SSH-2.0-OpenSSH_9.6\\r\\n")
@@ -335,7 +335,7 @@ fn every_transition_kind() {
             .clone()
     };
     assert!(detail(VerdictChanged, "fw").contains("a DROP rule became REJECT"));
-    assert!(detail(VerdictChanged, "10.0.0.8").contains("a REJECT rule became DROP"));
+    assert!(detail(VerdictChanged, "127.0.10.8").contains("a REJECT rule became DROP"));
     assert!(detail(NewlyPassing, "expect").contains("expectation changed from open to"));
     assert!(detail(NewlyClosed, "shut").contains("refused detail"));
     assert!(d.changes.iter().all(|c| c.vantage == V));
@@ -362,7 +362,7 @@ fn a_name_that_moved_is_one_address_change() {
         rec(
             s("db"),
             "db.internal",
-            s("10.0.0.2"),
+            s("127.0.10.2"),
             5432,
             "open",
             &["open"],
@@ -370,7 +370,7 @@ fn a_name_that_moved_is_one_address_change() {
         rec(
             s("db"),
             "db.internal",
-            s("10.0.0.10"),
+            s("127.0.10.10"),
             5432,
             "open",
             &["open"],
@@ -378,7 +378,7 @@ fn a_name_that_moved_is_one_address_change() {
         rec(
             s("db"),
             "db.internal",
-            s("10.0.0.1"),
+            s("127.0.10.1"),
             5432,
             "open",
             &["open"],
@@ -388,7 +388,7 @@ fn a_name_that_moved_is_one_address_change() {
         rec(
             s("db"),
             "db.internal",
-            s("10.0.0.3"),
+            s("127.0.10.3"),
             5432,
             "open",
             &["open"],
@@ -396,7 +396,7 @@ fn a_name_that_moved_is_one_address_change() {
         rec(
             s("db"),
             "db.internal",
-            s("10.0.0.2"),
+            s("127.0.10.2"),
             5432,
             "refused",
             &["open"],
@@ -410,7 +410,7 @@ fn a_name_that_moved_is_one_address_change() {
             row(
                 NewlyClosed,
                 "db",
-                s("10.0.0.2"),
+                s("127.0.10.2"),
                 5432,
                 s("open"),
                 s("refused")
@@ -418,7 +418,7 @@ fn a_name_that_moved_is_one_address_change() {
             row(
                 NewlyFailing,
                 "db",
-                s("10.0.0.2"),
+                s("127.0.10.2"),
                 5432,
                 s("open"),
                 s("refused")
@@ -428,17 +428,17 @@ fn a_name_that_moved_is_one_address_change() {
                 "db",
                 None,
                 5432,
-                s("10.0.0.1,10.0.0.2,10.0.0.10"),
-                s("10.0.0.2,10.0.0.3")
+                s("127.0.10.1,127.0.10.2,127.0.10.10"),
+                s("127.0.10.2,127.0.10.3")
             ),
         ]
     );
     let moved = &d.changes[2].detail;
     assert!(
-        moved.contains("gone: 10.0.0.1 (was open), 10.0.0.10 (was open)"),
+        moved.contains("gone: 127.0.10.1 (was open), 127.0.10.10 (was open)"),
         "{moved}"
     );
-    assert!(moved.contains("new: 10.0.0.3 (open)"), "{moved}");
+    assert!(moved.contains("new: 127.0.10.3 (open)"), "{moved}");
 }
 
 #[test]
@@ -455,7 +455,7 @@ fn unresolved_names_are_keyed_without_an_address() {
         rec(
             s("lost"),
             "lost.example",
-            s("10.0.1.1"),
+            s("127.1.1.1"),
             443,
             "open",
             &["open"],
@@ -463,7 +463,7 @@ fn unresolved_names_are_keyed_without_an_address() {
         rec(
             s("lost"),
             "lost.example",
-            s("10.0.1.2"),
+            s("127.1.1.2"),
             443,
             "open",
             &["open"],
@@ -476,7 +476,7 @@ fn unresolved_names_are_keyed_without_an_address() {
         rec(
             s("fixed"),
             "fixed.example",
-            s("10.0.2.1"),
+            s("127.1.2.1"),
             443,
             "open",
             &["open"],
@@ -491,7 +491,7 @@ fn unresolved_names_are_keyed_without_an_address() {
             row(
                 NewlyOpen,
                 "fixed",
-                s("10.0.2.1"),
+                s("127.1.2.1"),
                 443,
                 s("dns-error"),
                 s("open")
@@ -499,7 +499,7 @@ fn unresolved_names_are_keyed_without_an_address() {
             row(
                 NewlyClosed,
                 "lost",
-                s("10.0.1.1"),
+                s("127.1.1.1"),
                 443,
                 s("open"),
                 s("dns-error")
@@ -507,7 +507,7 @@ fn unresolved_names_are_keyed_without_an_address() {
             row(
                 NewlyClosed,
                 "lost",
-                s("10.0.1.2"),
+                s("127.1.1.2"),
                 443,
                 s("open"),
                 s("dns-error")
@@ -515,7 +515,7 @@ fn unresolved_names_are_keyed_without_an_address() {
             row(
                 NewlyFailing,
                 "lost",
-                s("10.0.1.1"),
+                s("127.1.1.1"),
                 443,
                 s("open"),
                 s("dns-error")
@@ -523,7 +523,7 @@ fn unresolved_names_are_keyed_without_an_address() {
             row(
                 NewlyFailing,
                 "lost",
-                s("10.0.1.2"),
+                s("127.1.1.2"),
                 443,
                 s("open"),
                 s("dns-error")
@@ -531,7 +531,7 @@ fn unresolved_names_are_keyed_without_an_address() {
             row(
                 NewlyPassing,
                 "fixed",
-                s("10.0.2.1"),
+                s("127.1.2.1"),
                 443,
                 s("dns-error"),
                 s("open")
@@ -587,12 +587,12 @@ fn json_and_ndjson_inputs_give_the_same_drift() {
 #[test]
 fn records_of_an_older_schema_and_extra_fields_are_read() {
     // No vantage, none of the later fields; plus a field this build does not know.
-    let line = r#"{"format_version":1,"name":null,"host":"10.0.0.1","addr":"10.0.0.1","port":22,"verdict":"open","expect":["open"],"ok":true,"connect_ms":0.2,"closed_after_ms":null,"banner":null,"detail":"x","errno":null,"attempts":1,"tags":[],"from_the_future":{"a":1}}"#;
+    let line = r#"{"format_version":1,"name":null,"host":"127.0.10.1","addr":"127.0.10.1","port":22,"verdict":"open","expect":["open"],"ok":true,"connect_ms":0.2,"closed_after_ms":null,"banner":null,"detail":"x","errno":null,"attempts":1,"tags":[],"from_the_future":{"a":1}}"#;
     let dir = tempfile::tempdir().unwrap();
     let r = load(dir.path(), "old.ndjson", &format!("{line}\n"));
     assert_eq!(r.records.len(), 1);
     assert_eq!(r.records[0].vantage, "");
-    assert_eq!(r.records[0].addr.as_deref(), Some("10.0.0.1"));
+    assert_eq!(r.records[0].addr.as_deref(), Some("127.0.10.1"));
     assert_eq!(
         r.vantages().into_iter().collect::<Vec<_>>(),
         vec![String::new()]
@@ -721,7 +721,7 @@ fn multi_vantage_reports_compare_per_vantage() {
     let base = rec(
         s("web"),
         "web.example",
-        s("10.0.0.1"),
+        s("127.0.10.1"),
         443,
         "open",
         &["open"],
@@ -729,7 +729,7 @@ fn multi_vantage_reports_compare_per_vantage() {
     let shut = rec(
         s("web"),
         "web.example",
-        s("10.0.0.1"),
+        s("127.0.10.1"),
         443,
         "filtered",
         &["open"],
@@ -891,7 +891,7 @@ fn renders_table_ndjson_and_json() {
         .lines()
         .find(|l| l.contains("opened") && l.contains("→ open"))
         .unwrap();
-    for cell in ["a.example", "10.0.0.1", "443"] {
+    for cell in ["a.example", "127.0.10.1", "443"] {
         assert!(row.contains(cell), "{row}");
     }
     assert_eq!(
