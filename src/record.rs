@@ -181,9 +181,11 @@ impl Record {
         }
     }
 
-    /// As expected (an unknown expectation is not a pass).
+    /// As expected and trustworthy: an unknown expectation is not a pass, and neither is a
+    /// blocked-type verdict made untrusted by a failed positive control (the record keeps
+    /// `ok: true` with `trusted: false`; totals, JUnit and Prometheus do not count it as passed).
     pub fn passed(&self) -> bool {
-        self.ok == Some(true)
+        self.ok == Some(true) && self.trusted
     }
 
     /// `addr:port` for display (`[v6]:port`), or `-:port` without an address.

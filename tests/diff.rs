@@ -144,7 +144,14 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
             "filtered",
             &["open"],
         ),
-        rec(s("shut"), "b.example", s("127.0.10.2"), 22, "open", &["open"]),
+        rec(
+            s("shut"),
+            "b.example",
+            s("127.0.10.2"),
+            22,
+            "open",
+            &["open"],
+        ),
         rec(
             s("fw"),
             "c.example",
@@ -162,7 +169,14 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
             &["open"],
         ),
         with(
-            rec(s("ssh"), "e.example", s("127.0.10.5"), 22, "open", &["open"]),
+            rec(
+                s("ssh"),
+                "e.example",
+                s("127.0.10.5"),
+                22,
+                "open",
+                &["open"],
+            ),
             "banner",
             json!("SSH-2.0-OpenSSH_8.9\\r\\n"),
         ),
@@ -225,7 +239,14 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
             &["refused", "unreachable", "filtered"],
         ),
         with(
-            rec(s("ssh"), "e.example", s("127.0.10.5"), 22, "open", &["open"]),
+            rec(
+                s("ssh"),
+                "e.example",
+                s("127.0.10.5"),
+                22,
+                "open",
+                &["open"],
+            ),
             "banner",
             json!("SSH-2.0-OpenSSH_9.6\\r\\n"),
         ),
@@ -245,7 +266,14 @@ fn transitions() -> (Vec<Value>, Vec<Value>) {
             "open",
             &["open"],
         ),
-        rec(None, "127.0.10.8", s("127.0.10.8"), 53, "filtered", &["open"]),
+        rec(
+            None,
+            "127.0.10.8",
+            s("127.0.10.8"),
+            53,
+            "filtered",
+            &["open"],
+        ),
     ];
     (old, new)
 }

@@ -58,7 +58,11 @@ impl Sink for Junit {
                     "no expectation for vantage {}, got {}",
                     r.vantage, r.verdict
                 ),
-                _ => format!("expected {}, got {}", r.expect, r.verdict),
+                Some(true) => format!(
+                    "untrusted: got {} as expected, but a positive control failed, so it proves nothing",
+                    r.verdict
+                ),
+                Some(false) => format!("expected {}, got {}", r.expect, r.verdict),
             };
             let msg = xml_escape(&msg);
             let mut body = r.detail.clone();

