@@ -107,6 +107,8 @@ pub struct Cell {
     pub expect: Vec<String>,
     /// Explanation.
     pub detail: String,
+    /// False when a failed positive control made this blocked-type verdict prove nothing.
+    pub trusted: bool,
 }
 
 /// One matrix row.
@@ -285,6 +287,7 @@ fn matrix(records: Vec<ReportRecord>, warnings: Vec<String>) -> Merged {
                 ok: r.ok,
                 expect: r.expect.clone(),
                 detail: r.detail.clone(),
+                trusted: r.trusted,
             },
         );
     }
@@ -292,7 +295,7 @@ fn matrix(records: Vec<ReportRecord>, warnings: Vec<String>) -> Merged {
     let mismatches = rows
         .iter()
         .flat_map(|r| r.cells.values())
-        .filter(|c| c.ok != Some(true))
+        .filter(|c| !c.passed())
         .count();
     Merged {
         format_version: FORMAT_VERSION,
@@ -304,11 +307,18 @@ fn matrix(records: Vec<ReportRecord>, warnings: Vec<String>) -> Merged {
     }
 }
 
+impl Cell {
+    /// As expected and trustworthy.
+    pub fn passed(&self) -> bool {
+        self.ok == Some(true) && self.trusted
+    }
+}
+
 fn mark(c: &Cell) -> &'static str {
     match c.ok {
-        Some(true) => "✓",
+        Some(true) if c.trusted => "✓",
         Some(false) => "✗",
-        None => "?",
+        _ => "?",
     }
 }
 
@@ -468,7 +478,7 @@ pub fn html(m: &Merged) -> String {
         for v in &m.vantages {
             match r.cells.get(v) {
                 Some(c) => {
-                    let miss = if c.ok == Some(true) { "" } else { " miss" };
+                    let miss = if c.passed() { "" } else { " miss" };
                     let _ = write!(
                         h,
                         "<td class=\"cell{miss}\" style=\"background:{}\" title=\"expected {}: {}\">{} {}</td>",
