@@ -22,6 +22,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::columns;
+
 /// The newest report schema this build reads.
 pub const REPORT_FORMAT_VERSION: u32 = crate::record::FORMAT_VERSION;
 
@@ -868,23 +870,11 @@ fn render_table(drift: &Drift, w: &mut impl Write) -> io::Result<()> {
             (c.kind, row)
         })
         .collect();
-    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for (_, row) in &rows {
-        for (i, cell) in row.iter().enumerate() {
-            width[i] = width[i].max(cell.chars().count());
-        }
-    }
-    let line = |w: &mut dyn Write, row: &[String]| -> io::Result<()> {
-        let mut s = String::from("  ");
-        for (i, cell) in row.iter().enumerate() {
-            s.push_str(cell);
-            if i + 1 < row.len() {
-                s.push_str(&" ".repeat(width[i] - cell.chars().count() + 2));
-            }
-        }
-        writeln!(w, "{}", s.trim_end())
-    };
     let head: Vec<String> = head.iter().map(|h| (*h).to_string()).collect();
+    let width = columns::widths(
+        std::iter::once(head.as_slice()).chain(rows.iter().map(|(_, r)| r.as_slice())),
+    );
+    let line = |w: &mut dyn Write, row: &[String]| columns::write_row(w, "  ", row, &width);
     let counts = drift.counts();
     if let (false, Some(v)) = (with_vantage, vantages.first()) {
         if !v.is_empty() {

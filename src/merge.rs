@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::diff::{Report, ReportRecord};
 use crate::record::FORMAT_VERSION;
+use crate::report::columns;
 
 /// Merge output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -401,18 +402,10 @@ fn table(m: &Merged, w: &mut impl Write) -> io::Result<()> {
         }
         body.push(line);
     }
-    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for line in &body {
-        for (i, c) in line.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
-        }
-    }
-    for line in std::iter::once(&head).chain(body.iter()) {
-        let mut s = String::new();
-        for (i, c) in line.iter().enumerate() {
-            let _ = write!(s, "{c}{}", " ".repeat(width[i] - c.chars().count() + 2));
-        }
-        writeln!(w, "{}", s.trim_end())?;
+    let all = || std::iter::once(head.as_slice()).chain(body.iter().map(Vec::as_slice));
+    let width = columns::widths(all());
+    for line in all() {
+        columns::write_row(w, "", line, &width)?;
     }
     for warn in &m.warnings {
         writeln!(w, "warning: {warn}")?;

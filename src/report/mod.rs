@@ -2,6 +2,7 @@
 //! an [`Output`], which is stdout or a file written atomically (same-directory temp file, fsync,
 //! rename), so an interrupted or failed run never leaves a truncated file.
 
+pub mod columns;
 mod csv;
 mod json;
 mod junit;

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Output, Sink, Summary, TableOptions};
+use super::{Output, Sink, Summary, TableOptions, columns};
 use crate::record::Record;
 use crate::verdict::Verdict;
 
@@ -101,21 +101,10 @@ pub fn render_rows(w: &mut impl Write, rows: &[Record]) -> io::Result<()> {
         head.insert(head.len() - 1, "FLAKY".to_string());
     }
     let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, with_flaky)).collect();
-    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for row in &body {
-        for (i, c) in row.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
-        }
-    }
-    for row in std::iter::once(&head).chain(body.iter()) {
-        let mut s = String::new();
-        for (i, c) in row.iter().enumerate() {
-            s.push_str(c);
-            if i + 1 < row.len() {
-                s.push_str(&" ".repeat(width[i] - c.chars().count() + 2));
-            }
-        }
-        writeln!(w, "{}", s.trim_end())?;
+    let all = || std::iter::once(head.as_slice()).chain(body.iter().map(Vec::as_slice));
+    let width = columns::widths(all());
+    for row in all() {
+        columns::write_row(w, "", row, &width)?;
     }
     Ok(())
 }
