@@ -61,21 +61,37 @@ impl Plan {
 }
 
 /// Walk the (sharded) probes once: kept, excluded, distinct hosts, probes on the busiest host.
+/// Past this many distinct hosts the walk stops tracking them (memory would grow with a large
+/// CIDR sweep) and the host figures are approximated; the probe counts stay exact.
+const HOSTS_TRACKED: usize = 1 << 16;
+
 fn exact_counts(inv: &Inventory) -> (u128, u128, u128, u128) {
     let mut per_host: HashMap<HostKey, u128> = HashMap::new();
-    let (mut kept, mut skipped) = (0u128, 0u128);
+    let (mut kept, mut skipped, mut overflow) = (0u128, 0u128, false);
     for p in inv.probes() {
         if inv.excludes.probe(&p) {
             skipped += 1;
             continue;
         }
         kept += 1;
+        if overflow {
+            continue;
+        }
         let key = match (p.addr, &p.target.host) {
             (Some(a), _) => HostKey::Addr(a),
             (None, Host::Name(n)) => HostKey::Name(n.clone()),
             (None, h) => HostKey::Name(h.to_string()),
         };
+        if per_host.len() >= HOSTS_TRACKED && !per_host.contains_key(&key) {
+            overflow = true;
+            per_host = HashMap::new();
+            continue;
+        }
         *per_host.entry(key).or_default() += 1;
+    }
+    if overflow {
+        let (_, _, hosts, busiest) = approximate_counts(inv);
+        return (kept, skipped, hosts, busiest);
     }
     let busiest = per_host.values().copied().max().unwrap_or(0);
     (kept, skipped, per_host.len() as u128, busiest)
@@ -169,5 +185,24 @@ mod tests {
         inv.excludes.add("127.0.0.1").unwrap();
         let none = Plan::of(&inv, &limits);
         assert_eq!((none.probes, none.excluded), (0, 3000));
+    }
+
+    #[test]
+    fn large_sweeps_stop_tracking_hosts_but_count_probes_exactly() {
+        let mut inv = Inventory::default();
+        inv.add_text(
+            "big.yaml",
+            "targets:\n  - {host: 127.0.0.0/14, port: 80}\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        inv.excludes.add("127.1.0.0/16").unwrap();
+        let p = Plan::of(&inv, &Limits::default());
+        assert_eq!(p.excluded, 65_536);
+        assert_eq!(p.probes, 262_142 - 65_536);
+        assert_eq!(
+            p.hosts, 262_142,
+            "approximated from the address count once past the cap"
+        );
     }
 }
