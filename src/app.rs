@@ -19,7 +19,7 @@ pub fn main_with(cli: Cli) -> Exit {
     // and catch the panic as a backstop (the check and the build can race other processes).
     if !crate::limits::fd_headroom(16) {
         eprintln!(
-            "telltale: too few free file descriptors to start (raise `ulimit -n`); nothing scanned"
+            "telltale: too few free file descriptors to start (a limit of this host, not of the inventory: raise `ulimit -n`); nothing scanned"
         );
         return Exit::Incomplete;
     }

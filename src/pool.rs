@@ -11,6 +11,9 @@
 //! probe of the previous one has reported, so the collector knows whether the scanner itself can
 //! reach anything before it sees a single "blocked" verdict.
 //!
+//! A name is resolved off the dispatch path: its probes are parked until its lookup answers, so
+//! address targets never wait behind a slow resolver.
+//!
 //! When `shutdown` fires, the dispatcher stops launching, and in-flight probes end at once as
 //! `interrupted`.
 
@@ -142,40 +145,88 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    async fn dispatch(&mut self, probes: Probes, resolver: &Resolver) {
+    /// Launch every probe of `probes`. A name's probes wait for its lookup *off* the dispatch
+    /// path: they are parked under the name while one task awaits the resolver, so address
+    /// targets behind a slow or hung lookup are launched at once (a resolver that hangs for
+    /// seconds must not delay an IP target). Returns when every probe has been launched (or
+    /// answered by its name's failure), or at shutdown.
+    async fn dispatch(&mut self, probes: Probes, resolver: &Arc<Resolver>) {
+        let (rtx, mut rrx) = mpsc::unbounded_channel::<(String, Arc<Resolution>)>();
+        let mut parked: HashMap<String, Vec<(Arc<Target>, u16)>> = HashMap::new();
+        let mut known: HashMap<String, Arc<Resolution>> = HashMap::new();
         for p in probes {
             if self.shutdown.is_set() {
                 return;
+            }
+            while let Ok((name, res)) = rrx.try_recv() {
+                self.unpark(&name, &res, &mut parked).await;
+                known.insert(name, res);
             }
             match (&p.target.host, p.addr) {
                 (_, Some(addr)) => self.launch(&p.target, addr, p.port).await,
                 (Host::Name(name), None) => {
                     if self.excludes.name(name) {
                         self.stats.excluded += 1;
-                        continue;
-                    }
-                    let mut sd = self.shutdown.clone();
-                    let res = tokio::select! {
-                        r = resolver.resolve(name) => r,
-                        () = sd.wait() => return,
-                    };
-                    match &*res {
-                        Resolution::Addrs(addrs) => {
-                            for a in addrs {
-                                self.launch(&p.target, *a, p.port).await;
-                            }
-                        }
-                        Resolution::Failed { code, detail } => {
-                            self.emit(&p.target, p.port, Verdict::DnsError, code, detail)
-                                .await;
-                        }
-                        Resolution::Local { code, detail } => {
-                            self.emit(&p.target, p.port, Verdict::LocalError, code, detail)
-                                .await;
-                        }
+                    } else if let Some(res) = known.get(name) {
+                        let res = res.clone();
+                        self.launch_resolved(&p.target, p.port, &res).await;
+                    } else if let Some(queue) = parked.get_mut(name) {
+                        queue.push((p.target.clone(), p.port));
+                    } else {
+                        parked.insert(name.clone(), vec![(p.target.clone(), p.port)]);
+                        let (r, tx, n) = (resolver.clone(), rtx.clone(), name.clone());
+                        tokio::spawn(async move {
+                            let res = r.resolve(&n).await;
+                            let _ = tx.send((n, res));
+                        });
                     }
                 }
                 (_, None) => {}
+            }
+        }
+        while !parked.is_empty() {
+            let mut sd = self.shutdown.clone();
+            let (name, res) = tokio::select! {
+                r = rrx.recv() => match r {
+                    Some(r) => r,
+                    None => return,
+                },
+                () = sd.wait() => return,
+            };
+            self.unpark(&name, &res, &mut parked).await;
+        }
+    }
+
+    /// A name's lookup finished: launch (or answer) the probes parked under it.
+    async fn unpark(
+        &mut self,
+        name: &str,
+        res: &Resolution,
+        parked: &mut HashMap<String, Vec<(Arc<Target>, u16)>>,
+    ) {
+        for (target, port) in parked.remove(name).unwrap_or_default() {
+            if self.shutdown.is_set() {
+                return;
+            }
+            self.launch_resolved(&target, port, res).await;
+        }
+    }
+
+    /// One name probe whose lookup is known: a probe per address, or the lookup's failure.
+    async fn launch_resolved(&mut self, target: &Arc<Target>, port: u16, res: &Resolution) {
+        match res {
+            Resolution::Addrs(addrs) => {
+                for a in addrs {
+                    self.launch(target, *a, port).await;
+                }
+            }
+            Resolution::Failed { code, detail } => {
+                self.emit(target, port, Verdict::DnsError, code, detail)
+                    .await;
+            }
+            Resolution::Local { code, detail } => {
+                self.emit(target, port, Verdict::LocalError, code, detail)
+                    .await;
             }
         }
     }

@@ -4,7 +4,7 @@
 //! - `examples/github-actions/predeploy.yml`: parses; the step that runs telltale is executed
 //!   as GitHub would (bash -eo pipefail) with `telltale` on PATH, and writes the JUnit report;
 //! - `examples/systemd/telltale-sweep.{service,timer}`: parse as unit files with the required
-//!   keys (and `systemd-analyze verify` where installed), agree with the script;
+//!   keys (and `systemd-analyze verify`, required), agree with the script;
 //! - `examples/systemd/nightly-sweep.sh`: run several nights in a row; the second one reports drift;
 //! - `examples/cron/telltale.cron`: a valid cron.d line whose command runs.
 //!
@@ -444,49 +444,42 @@ fn systemd_units_parse_with_required_keys() {
         ["timers.target"]
     );
 
-    // Where systemd's own tools are installed, ask them too.
-    if Command::new("systemd-analyze")
-        .arg("--version")
+    // systemd's own tools check the units too (`.ci/run` installs systemd).
+    require_tool("systemd-analyze", "systemd");
+    let out = Command::new("systemd-analyze")
+        .args(["calendar", cal[0]])
         .output()
-        .is_ok()
-    {
-        let out = Command::new("systemd-analyze")
-            .args(["calendar", cal[0]])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "OnCalendar={}: {out:?}", cal[0]);
-
-        let dir = tempfile::tempdir().unwrap();
-        let svc_text = read_example("systemd/telltale-sweep.service").replace(
-            &format!("ExecStart={}", exec[0]),
-            &format!(
-                "ExecStart={}",
-                example("systemd/nightly-sweep.sh").display()
-            ),
-        );
-        std::fs::write(dir.path().join("telltale-sweep.service"), svc_text).unwrap();
-        std::fs::write(
-            dir.path().join("telltale-sweep.timer"),
-            read_example("systemd/telltale-sweep.timer"),
-        )
         .unwrap();
-        let out = Command::new("systemd-analyze")
-            .args(["verify", "--man=no"])
-            .arg(dir.path().join("telltale-sweep.timer"))
-            .arg(dir.path().join("telltale-sweep.service"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "systemd-analyze verify: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    } else {
-        eprintln!("systemd-analyze not installed: skipping calendar/verify checks");
-    }
+    assert!(out.status.success(), "OnCalendar={}: {out:?}", cal[0]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let svc_text = read_example("systemd/telltale-sweep.service").replace(
+        &format!("ExecStart={}", exec[0]),
+        &format!(
+            "ExecStart={}",
+            example("systemd/nightly-sweep.sh").display()
+        ),
+    );
+    std::fs::write(dir.path().join("telltale-sweep.service"), svc_text).unwrap();
+    std::fs::write(
+        dir.path().join("telltale-sweep.timer"),
+        read_example("systemd/telltale-sweep.timer"),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("telltale-sweep.timer"))
+        .arg(dir.path().join("telltale-sweep.service"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
-/// The script passes `sh -n` and, where installed, shellcheck.
+/// The script passes `sh -n` and shellcheck.
 #[test]
 fn nightly_script_is_valid_sh() {
     let script = example("systemd/nightly-sweep.sh");
@@ -498,15 +491,13 @@ fn nightly_script_is_valid_sh() {
         mode & 0o111 != 0,
         "nightly-sweep.sh must be executable (ExecStart runs it)"
     );
-    if let Ok(out) = Command::new("shellcheck").arg(&script).output() {
-        assert!(
-            out.status.success(),
-            "shellcheck:\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    } else {
-        eprintln!("shellcheck not installed: skipped");
-    }
+    require_tool("shellcheck", "shellcheck");
+    let out = Command::new("shellcheck").arg(&script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "shellcheck:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// Four nights against a loopback lab, with the environment the unit sets pointed at a temp dir:
@@ -761,4 +752,17 @@ ls state-bad > bad.ls"
         ns.show("bad")
     );
     assert_eq!(ns.read("bad.ls").lines().count(), 1);
+}
+
+/// Fail loudly, with the install command, when a checking tool is missing (tests never install).
+fn require_tool(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{tool}` is missing: install it with `apt-get install -y {package}` (.ci/run does); \
+         this check is never skipped"
+    );
 }

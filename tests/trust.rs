@@ -153,6 +153,38 @@ fn hung_resolver_does_not_delay_interrupt() {
     );
 }
 
+/// Issue 9 (8d): names do not block addresses. With the resolver black-holed, a name listed
+/// first hangs in getaddrinfo for seconds; the address targets after it are probed at once.
+#[test]
+fn ip_targets_do_not_wait_behind_a_hung_lookup() {
+    let out = in_netns_mnt(
+        "dir=$(mktemp -d)\n\
+         printf 'nameserver 127.0.0.1\\noptions timeout:5 attempts:2\\n' > $dir/resolv.conf\n\
+         printf '127.0.0.1 localhost\\n' > $dir/hosts\n\
+         mount --bind $dir/resolv.conf /etc/resolv.conf\n\
+         mount --bind $dir/hosts /etc/hosts\n\
+         nft add table inet t\n\
+         nft add chain inet t in '{ type filter hook input priority 0; }'\n\
+         nft add rule inet t in udp dport 53 drop\n\
+         nft add rule inet t in tcp dport 53 drop\n\
+         printf 'targets:\\n  - {host: hung.telltale.test, port: 80}\\n  - {name: by-ip, host: 127.0.0.1, ports: \"9,10\", expect: refused}\\n' > $dir/inv.yaml\n\
+         \"$T\" scan $dir/inv.yaml --format ndjson --no-progress > $dir/out 2>$dir/err &\n\
+         pid=$!\n\
+         sleep 1.5\n\
+         echo \"BYIP $(grep -c '\"by-ip\"' $dir/out)\"\n\
+         kill -INT $pid\n\
+         rc=0; wait $pid || rc=$?\n\
+         echo \"RC $rc\"",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("BYIP 2"),
+        "both address probes reported within 1.5 s while the name hangs: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("RC 3"), "interrupted run exits 3: {stdout}");
+}
+
 /// Checklist 12: every probe's fd is closed — after thousands of probes (refused, filtered,
 /// open with linger, timeouts dropped mid-way), the process holds as many fds as before.
 #[test]

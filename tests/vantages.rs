@@ -10,7 +10,7 @@
 //!   shard, a missing shard (unless `--allow-partial`), mixed inventories and malformed lines,
 //!   each with exit 2 and a message naming the file.
 //! - The HTML matrix is self-contained and is opened in headless Chromium (installed with
-//!   apt-get if missing — the test fails, never skips, when it cannot be).
+//!   `.ci/run` installs it — the test fails with the install command, never skips, without it).
 //! - `examples/kubernetes` and `examples/ansible` parse, and the commands they run are run on
 //!   loopback with the same flags (templated values substituted), then merged.
 //!
@@ -616,27 +616,13 @@ fn a_split_with_an_empty_shard_still_merges() {
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Install Debian's `chromium` once (file lock against parallel test binaries) if missing.
-/// Fails loudly when it cannot: CI installs it, a skip would hide the browser check.
+/// Debian's `chromium`, which `.ci/run` installs. A test never installs anything: when it is
+/// missing this fails loudly with the install command (a skip would hide the browser check).
 fn chromium() -> &'static str {
-    if Path::new(CHROMIUM).exists() {
-        return CHROMIUM;
-    }
-    let out = Command::new("flock")
-        .args([
-            "/tmp/telltale-chromium-install.lock",
-            "sh",
-            "-c",
-            "test -x /usr/bin/chromium || { apt-get update && \
-             DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run flock/apt-get to install chromium: {e}"));
     assert!(
-        out.status.success() && Path::new(CHROMIUM).exists(),
-        "chromium is missing and `apt-get install -y chromium` failed; the HTML matrix must be \
-         checked in a real browser (CI installs chromium), refusing to skip.\n{}",
-        show(&out)
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: the HTML matrix must be checked in a real browser. \
+         Install it with `apt-get install -y chromium` (.ci/run does)."
     );
     CHROMIUM
 }
