@@ -8,7 +8,7 @@ use crate::config::ScanConfig;
 use crate::exit::Exit;
 use crate::inventory::{Host, Inventory, PortSet, parse_port_list};
 use crate::lab::{self, Behaviour};
-use crate::report::{Format, Output, narrative::Narrative};
+use crate::report::{Output, Target};
 use crate::shutdown::{self, Shutdown, Trigger};
 use crate::verdict::Expect;
 use crate::{demo, run};
@@ -66,7 +66,7 @@ async fn on_signals(trigger: Trigger) {
         _ = term.recv() => {}
     }
     eprintln!("telltale: interrupted twice: exiting at once");
-    std::process::exit(130);
+    crate::report::exit_now(130);
 }
 
 async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
@@ -90,7 +90,7 @@ async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
         Command::Demo(a) => demo::run(ScanConfig::from(&a.opts), shutdown).await,
         Command::Lab(a) => serve_lab(a, shutdown).await,
         Command::Diff(a) => diff(&a),
-        Command::Merge(a) => merge(&a),
+        Command::Merge(a) => merge(&a, &shutdown).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "telltale", &mut std::io::stdout());
@@ -109,7 +109,7 @@ async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
     }
 }
 
-fn merge(a: &MergeArgs) -> Exit {
+async fn merge(a: &MergeArgs, shutdown: &Shutdown) -> Exit {
     let m = match crate::merge::merge(&a.reports, a.allow_partial) {
         Ok(m) => m,
         Err(e) => {
@@ -121,11 +121,15 @@ fn merge(a: &MergeArgs) -> Exit {
         eprintln!("telltale merge: warning: {w}");
     }
     let mut out = match &a.output {
-        Some(p) => match Output::file(p) {
+        Some(p) => match open_output(p, shutdown).await {
             Ok(o) => o,
             Err(e) => {
-                eprintln!("telltale merge: cannot write {}: {e}", p.display());
-                return Exit::Usage;
+                eprintln!("telltale merge: -o {}: {e}", p.display());
+                return if e.kind() == std::io::ErrorKind::Interrupted {
+                    Exit::Incomplete
+                } else {
+                    Exit::Usage
+                };
             }
         },
         None => Output::stdout(),
@@ -140,6 +144,11 @@ fn merge(a: &MergeArgs) -> Exit {
         Ok(()) if m.mismatches > 0 => Exit::Mismatch,
         Ok(()) => Exit::Ok,
     }
+}
+
+/// Resolve `-o PATH` by the output rules ([`Target::resolve`]) and open it.
+async fn open_output(p: &std::path::Path, shutdown: &Shutdown) -> std::io::Result<Output> {
+    Output::open(&Target::resolve(p)?, shutdown).await
 }
 
 fn diff(a: &DiffArgs) -> Exit {
@@ -203,12 +212,8 @@ async fn probe(a: ProbeArgs, shutdown: Shutdown) -> Exit {
     if let Err(e) = inv.add_text("<command line>", &yaml, cfg.overrides) {
         return fail(e.to_string());
     }
-    if cfg.format == Format::Table && cfg.output.is_none() {
-        let sink = Box::new(Narrative::new(Output::stdout()));
-        run::scan_into(inv, &cfg, shutdown, sink).await
-    } else {
-        run::scan(inv, &cfg, shutdown).await
-    }
+    // A table for stdout (no `-o`, `-o -`, `-o /dev/stdout`) is the narrative; `--also` applies.
+    run::scan_to(inv, &cfg, shutdown, true).await
 }
 
 async fn serve_lab(a: LabArgs, mut shutdown: Shutdown) -> Exit {

@@ -101,7 +101,8 @@ pub struct MergeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = crate::merge::MergeFormat::Table)]
     pub format: crate::merge::MergeFormat,
-    /// Write the output to FILE atomically instead of stdout.
+    /// Write the output to FILE instead of stdout (a regular file is replaced atomically, a
+    /// device or FIFO written in place, a symlink followed; `-` is stdout).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Merge even when shards are missing (with a warning).
@@ -226,7 +227,9 @@ pub struct Opts {
     /// `--also prometheus=/var/lib/node_exporter/textfile/telltale.prom`.
     #[arg(long, value_name = "FORMAT=FILE", value_parser = also)]
     pub also: Vec<(Format, PathBuf)>,
-    /// Write the output to FILE atomically (temp file in the same directory, fsync, rename).
+    /// Write the output to FILE instead of stdout: a regular file is replaced atomically (temp
+    /// file in its directory, fsync, rename), a device or FIFO written in place, a symlink
+    /// followed; `-` is stdout. Checked before the first probe.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Table: show every result, not only those not as expected.

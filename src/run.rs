@@ -35,32 +35,43 @@ pub const ICMP_SAFE_TIMEOUT: Duration = Duration::from_millis(1200);
 
 /// Scan `inv` with `cfg`, writing the configured format; returns the exit status.
 pub async fn scan(inv: Inventory, cfg: &ScanConfig, shutdown: Shutdown) -> Exit {
-    let out = match &cfg.output {
-        Some(path) if !cfg.dry_run => match Output::file(path) {
-            Ok(o) => o,
-            Err(e) => {
-                eprintln!("telltale: cannot write {}: {e}", path.display());
-                return Exit::Usage;
-            }
-        },
-        _ => Output::stdout(),
+    scan_to(inv, cfg, shutdown, false).await
+}
+
+/// [`scan`]; with `narrative`, a table going to stdout is `probe`'s narrative instead. Every
+/// output path is resolved and opened before anything else happens (a bad one: exit 2, nothing
+/// probed); a dry run only checks them.
+pub async fn scan_to(
+    inv: Inventory,
+    cfg: &ScanConfig,
+    shutdown: Shutdown,
+    narrative: bool,
+) -> Exit {
+    let outputs = report::Outputs {
+        format: cfg.format,
+        output: cfg.output.as_deref(),
+        also: &cfg.also,
+        table: cfg.table,
+        narrative,
     };
-    let mut sinks = vec![report::sink(cfg.format, out, cfg.table)];
-    if !cfg.dry_run {
-        for (format, path) in &cfg.also {
-            match Output::file(path) {
-                Ok(o) => sinks.push(report::sink(*format, o, cfg.table)),
-                Err(e) => {
-                    eprintln!("telltale: --also: cannot write {}: {e}", path.display());
-                    return Exit::Usage;
-                }
+    let sink = if cfg.dry_run {
+        if let Err(m) = outputs.check() {
+            eprintln!("telltale: {m}; nothing scanned");
+            return Exit::Usage;
+        }
+        report::sink(cfg.format, Output::stdout(), cfg.table)
+    } else {
+        match outputs.open(&shutdown).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("telltale: {}; nothing scanned", e.message);
+                return if e.interrupted {
+                    Exit::Incomplete
+                } else {
+                    Exit::Usage
+                };
             }
         }
-    }
-    let sink: Box<dyn Sink> = if sinks.len() == 1 {
-        sinks.remove(0)
-    } else {
-        Box::new(report::FanOut(sinks))
     };
     scan_into(inv, cfg, shutdown, sink).await
 }

@@ -1,6 +1,7 @@
 //! Sinks: how results look. One format per file behind the [`Sink`] trait; every sink writes to
-//! an [`Output`], which is stdout or a file written atomically (same-directory temp file, fsync,
-//! rename), so an interrupted or failed run never leaves a truncated file.
+//! an [`Output`] (stdout, a device or FIFO written in place, or a file written atomically), whose
+//! path was resolved into a [`Target`] by the rules in [`target`]. [`Outputs`] resolves and opens
+//! every output of a run (`-o`, `--also`) before the first probe.
 
 pub mod columns;
 mod csv;
@@ -12,15 +13,18 @@ mod prometheus;
 pub mod summary;
 pub mod table;
 
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
+mod output;
+pub mod target;
+
+use std::io;
 use std::path::{Path, PathBuf};
 
-use tempfile::NamedTempFile;
-
 use crate::record::Record;
+use crate::shutdown::Shutdown;
 pub use junit::xml_escape;
+pub use output::{Output, exit_now};
 pub use summary::Summary;
+pub use target::Target;
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -37,107 +41,6 @@ pub enum Format {
     Junit,
     /// Prometheus text exposition format (for node_exporter's textfile collector).
     Prometheus,
-}
-
-/// Where a sink writes.
-pub enum Output {
-    /// Standard output, flushed per record when `line_flush`.
-    Stdout(BufWriter<io::Stdout>),
-    /// A temp file next to the destination, renamed over it on commit.
-    File {
-        /// The temp file.
-        tmp: BufWriter<NamedTempFile>,
-        /// Final path.
-        dest: PathBuf,
-    },
-}
-
-impl Output {
-    /// Standard output.
-    pub fn stdout() -> Output {
-        Output::Stdout(BufWriter::new(io::stdout()))
-    }
-
-    /// Create the temp file now, so a bad path fails before any probe is sent.
-    pub fn file(dest: &Path) -> io::Result<Output> {
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(&dir)?;
-        // A temp file is created 0600; give the result the mode a plain create would have
-        // (or the replaced file's), so e.g. node_exporter can still read a textfile.
-        let mode = std::fs::metadata(dest)
-            .map_or_else(|_| 0o666 & !umask(), |m| m.permissions().mode() & 0o7777);
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
-        Ok(Output::File {
-            tmp: BufWriter::new(tmp),
-            dest: dest.to_path_buf(),
-        })
-    }
-
-    /// Whether this is a terminal-ish stream where per-line flushing matters.
-    pub fn is_stdout(&self) -> bool {
-        matches!(self, Output::Stdout(_))
-    }
-
-    /// Flush stdout, or fsync and rename the temp file over the destination.
-    pub fn commit(self) -> io::Result<()> {
-        match self {
-            Output::Stdout(mut w) => w.flush(),
-            Output::File { tmp, dest } => {
-                let file = tmp.into_inner().map_err(io::IntoInnerError::into_error)?;
-                file.as_file().sync_all()?;
-                file.persist(&dest).map_err(|e| e.error)?;
-                if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    if let Ok(d) = std::fs::File::open(dir) {
-                        let _ = d.sync_all();
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Write for Output {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Output::Stdout(w) => w.write(buf),
-            Output::File { tmp, .. } => tmp.write(buf),
-        }
-    }
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self {
-            Output::Stdout(w) => w.write_all(buf),
-            Output::File { tmp, .. } => tmp.write_all(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Output::Stdout(w) => w.flush(),
-            Output::File { tmp, .. } => tmp.flush(),
-        }
-    }
-}
-
-/// The process umask, read without changing it (Linux `/proc/self/status`); 022 if unknown.
-fn umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Umask:"))
-                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        })
-        .unwrap_or(0o022)
 }
 
 /// Options the table needs.
@@ -186,6 +89,92 @@ pub fn sink(format: Format, out: Output, table: TableOptions) -> Box<dyn Sink> {
         Format::Csv => Box::new(csv::Csv::new(out)),
         Format::Junit => Box::new(junit::Junit::new(out)),
         Format::Prometheus => Box::new(prometheus::Prometheus::new(out)),
+    }
+}
+
+/// Every output of a run: the main format to `-o` (or stdout) and the `--also` extras.
+pub struct Outputs<'a> {
+    /// The main format.
+    pub format: Format,
+    /// `-o PATH`; `None` is stdout.
+    pub output: Option<&'a Path>,
+    /// `--also FORMAT=PATH`.
+    pub also: &'a [(Format, PathBuf)],
+    /// Table options (every table sink).
+    pub table: TableOptions,
+    /// A table going to stdout is `probe`'s narrative instead.
+    pub narrative: bool,
+}
+
+/// Why the outputs could not be opened; nothing was probed.
+#[derive(Debug)]
+pub struct OpenError {
+    /// Names the flag and the path, e.g. `--also json=out/: names a directory`.
+    pub message: String,
+    /// The first signal came while waiting for a FIFO's reader (not a usage error).
+    pub interrupted: bool,
+}
+
+impl Outputs<'_> {
+    fn labelled(&self) -> Vec<(String, Option<&Path>)> {
+        let mut v = vec![(
+            self.output
+                .map_or_else(|| "stdout".into(), |p| format!("-o {}", p.display())),
+            self.output,
+        )];
+        for (f, p) in self.also {
+            let name = clap::ValueEnum::to_possible_value(f)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            v.push((format!("--also {name}={}", p.display()), Some(p.as_path())));
+        }
+        v
+    }
+
+    /// Resolve every path ([`Target::resolve`]) without creating or opening anything; two
+    /// outputs to one file (or both to stdout) are refused too.
+    pub fn check(&self) -> Result<Vec<Target>, String> {
+        target::resolve_all(&self.labelled())
+    }
+
+    /// Resolve and open every output, then build the sink (a [`FanOut`] when there are several).
+    /// Temp files and devices are opened first, FIFOs last (they may wait for a reader), so a
+    /// bad path never costs a wait. On error every temp file already created is removed again.
+    pub async fn open(&self, shutdown: &Shutdown) -> Result<Box<dyn Sink>, OpenError> {
+        let labels = self.labelled();
+        let targets = self.check().map_err(|message| OpenError {
+            message,
+            interrupted: false,
+        })?;
+        let mut outs: Vec<Option<Output>> = targets.iter().map(|_| None).collect();
+        for fifos in [false, true] {
+            for (i, t) in targets.iter().enumerate() {
+                let is_fifo = matches!(t, Target::InPlace { fifo: true, .. });
+                if is_fifo != fifos {
+                    continue;
+                }
+                let o = Output::open(t, shutdown).await.map_err(|e| OpenError {
+                    message: format!("{}: {e}", labels[i].0),
+                    interrupted: e.kind() == io::ErrorKind::Interrupted,
+                })?;
+                outs[i] = Some(o);
+            }
+        }
+        let formats = std::iter::once(self.format).chain(self.also.iter().map(|(f, _)| *f));
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        for (i, (format, out)) in formats.zip(outs).enumerate() {
+            let Some(out) = out else { continue };
+            if i == 0 && self.narrative && format == Format::Table && targets[0].is_stdout() {
+                sinks.push(Box::new(narrative::Narrative::new(out)));
+            } else {
+                sinks.push(sink(format, out, self.table));
+            }
+        }
+        Ok(if sinks.len() == 1 {
+            sinks.remove(0)
+        } else {
+            Box::new(FanOut(sinks))
+        })
     }
 }
 
