@@ -8,7 +8,7 @@ use crate::config::ScanConfig;
 use crate::exit::Exit;
 use crate::inventory::{Host, Inventory, PortSet, parse_port_list};
 use crate::lab::{self, Behaviour};
-use crate::report::{Format, Output, narrative::Narrative};
+use crate::report::{Output, narrative::Narrative};
 use crate::shutdown::{self, Shutdown, Trigger};
 use crate::verdict::Expect;
 use crate::{demo, run};
@@ -91,21 +91,8 @@ async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
         Command::Lab(a) => serve_lab(a, shutdown).await,
         Command::Diff(a) => diff(&a),
         Command::Merge(a) => merge(&a),
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "telltale", &mut std::io::stdout());
-            Exit::Ok
-        }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
-                Ok(()) => Exit::Ok,
-                Err(e) => {
-                    eprintln!("telltale man: {e}");
-                    Exit::Incomplete
-                }
-            }
-        }
+        Command::Completions { shell } => crate::manual::completions(shell),
+        Command::Man(a) => crate::manual::man(&a),
     }
 }
 
@@ -131,15 +118,12 @@ fn merge(a: &MergeArgs) -> Exit {
         None => Output::stdout(),
     };
     let written = crate::merge::render(&m, a.format, &mut out).and_then(|()| out.commit());
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("telltale merge: {e}");
-            Exit::Incomplete
-        }
-        Err(_) => Exit::Incomplete,
-        Ok(()) if m.mismatches > 0 => Exit::Mismatch,
-        Ok(()) => Exit::Ok,
-    }
+    let ok = if m.mismatches > 0 {
+        Exit::Mismatch
+    } else {
+        Exit::Ok
+    };
+    crate::exit::after_write("telltale merge", written, ok)
 }
 
 fn diff(a: &DiffArgs) -> Exit {
@@ -161,14 +145,12 @@ fn diff(a: &DiffArgs) -> Exit {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = crate::diff::render(&drift, a.format, &mut out)
         .and_then(|()| std::io::Write::flush(&mut out));
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("telltale diff: {e}");
-            Exit::Incomplete
-        }
-        _ if drift.is_empty() => Exit::Ok,
-        _ => Exit::Mismatch,
-    }
+    let ok = if drift.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Mismatch
+    };
+    crate::exit::after_write("telltale diff", written, ok)
 }
 
 async fn probe(a: ProbeArgs, shutdown: Shutdown) -> Exit {
@@ -203,7 +185,11 @@ async fn probe(a: ProbeArgs, shutdown: Shutdown) -> Exit {
     if let Err(e) = inv.add_text("<command line>", &yaml, cfg.overrides) {
         return fail(e.to_string());
     }
-    if cfg.format == Format::Table && cfg.output.is_none() {
+    if a.opts.format.is_none() && cfg.output.is_none() {
+        let cfg = ScanConfig {
+            show_plan: false,
+            ..cfg
+        };
         let sink = Box::new(Narrative::new(Output::stdout()));
         run::scan_into(inv, &cfg, shutdown, sink).await
     } else {
