@@ -91,21 +91,8 @@ async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
         Command::Lab(a) => serve_lab(a, shutdown).await,
         Command::Diff(a) => diff(&a),
         Command::Merge(a) => merge(&a, &shutdown).await,
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "telltale", &mut std::io::stdout());
-            Exit::Ok
-        }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
-                Ok(()) => Exit::Ok,
-                Err(e) => {
-                    eprintln!("telltale man: {e}");
-                    Exit::Incomplete
-                }
-            }
-        }
+        Command::Completions { shell } => crate::manual::completions(shell),
+        Command::Man(a) => crate::manual::man(&a),
     }
 }
 
@@ -135,15 +122,12 @@ async fn merge(a: &MergeArgs, shutdown: &Shutdown) -> Exit {
         None => Output::stdout(),
     };
     let written = crate::merge::render(&m, a.format, &mut out).and_then(|()| out.commit());
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("telltale merge: {e}");
-            Exit::Incomplete
-        }
-        Err(_) => Exit::Incomplete,
-        Ok(()) if m.mismatches > 0 => Exit::Mismatch,
-        Ok(()) => Exit::Ok,
-    }
+    let ok = if m.mismatches > 0 {
+        Exit::Mismatch
+    } else {
+        Exit::Ok
+    };
+    crate::exit::after_write("telltale merge", written, ok)
 }
 
 /// Resolve `-o PATH` by the output rules ([`Target::resolve`]) and open it.
@@ -170,14 +154,12 @@ fn diff(a: &DiffArgs) -> Exit {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = crate::diff::render(&drift, a.format, &mut out)
         .and_then(|()| std::io::Write::flush(&mut out));
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("telltale diff: {e}");
-            Exit::Incomplete
-        }
-        _ if drift.is_empty() => Exit::Ok,
-        _ => Exit::Mismatch,
-    }
+    let ok = if drift.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Mismatch
+    };
+    crate::exit::after_write("telltale diff", written, ok)
 }
 
 async fn probe(a: ProbeArgs, shutdown: Shutdown) -> Exit {
@@ -212,8 +194,14 @@ async fn probe(a: ProbeArgs, shutdown: Shutdown) -> Exit {
     if let Err(e) = inv.add_text("<command line>", &yaml, cfg.overrides) {
         return fail(e.to_string());
     }
-    // A table for stdout (no `-o`, `-o -`, `-o /dev/stdout`) is the narrative; `--also` applies.
-    run::scan_to(inv, &cfg, shutdown, true).await
+    // Without `--format`, a table for stdout (no `-o`, `-o -`, `-o /dev/stdout`) is the
+    // narrative, and one probe needs no pre-scan plan line; `--also` applies.
+    let narrative = a.opts.format.is_none();
+    let cfg = ScanConfig {
+        show_plan: !narrative,
+        ..cfg
+    };
+    run::scan_to(inv, &cfg, shutdown, narrative).await
 }
 
 async fn serve_lab(a: LabArgs, mut shutdown: Shutdown) -> Exit {

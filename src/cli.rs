@@ -22,10 +22,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan every host:port of one or more YAML inventories (merged in order).
+    #[command(after_long_help = crate::manual::scan_help())]
     Scan(ScanArgs),
     /// Probe one host:port and explain, telnet-style, what happened and who to ask.
+    #[command(after_long_help = crate::manual::probe_help())]
     Probe(ProbeArgs),
     /// Start built-in loopback services showing each verdict and scan targets.example.yaml against them.
+    #[command(after_long_help = crate::manual::probe_help())]
     Demo(DemoArgs),
     /// Compare two reports (NDJSON or JSON) and show what changed; exit 1 if anything did.
     Diff(DiffArgs),
@@ -38,8 +41,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff): the top page, one subcommand's, or all of them into a directory.
+    Man(ManArgs),
     /// Serve loopback test services (for tests and benchmarks).
     #[command(hide = true)]
     Lab(LabArgs),
@@ -64,7 +67,7 @@ pub struct ProbeArgs {
     #[arg(value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
     /// Expected verdict(s) or alias, e.g. `blocked` or `open,refused`.
-    #[arg(long, default_value = "open")]
+    #[arg(long, default_value = "open", value_parser = ExpectWords)]
     pub expect: String,
     #[command(flatten)]
     pub opts: Opts,
@@ -108,6 +111,57 @@ pub struct MergeArgs {
     /// Merge even when shards are missing (with a warning).
     #[arg(long)]
     pub allow_partial: bool,
+}
+
+/// `telltale man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (e.g. `scan`); the top page without one.
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
+    /// Write every page (telltale.1, telltale-scan.1, …) into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Parses `--expect`'s comma list, and offers the verdicts and aliases to shell completion.
+#[derive(Clone, Copy, Debug)]
+struct ExpectWords;
+
+impl clap::builder::TypedValueParser for ExpectWords {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)?;
+        for w in text.split(',') {
+            if let Err(e) = crate::verdict::Expect::parse_word(w) {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("invalid value '{text}' for '--expect': {e}\n"),
+                )
+                .with_cmd(cmd));
+            }
+        }
+        Ok(text)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let verdicts = crate::verdict::Verdict::ALL
+            .into_iter()
+            .filter(|v| *v != crate::verdict::Verdict::Interrupted)
+            .map(|v| clap::builder::PossibleValue::new(v.as_str()));
+        let aliases = crate::verdict::ALIASES
+            .into_iter()
+            .map(|(a, _)| clap::builder::PossibleValue::new(a));
+        Some(Box::new(verdicts.chain(aliases)))
+    }
 }
 
 /// `telltale demo`.
@@ -220,9 +274,9 @@ pub struct Opts {
     /// Extra attempts for `filtered` and `local-error` outcomes only.
     #[arg(long, default_value_t = 1)]
     pub retries: u32,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format [default: table; for `probe`, a telnet-style narrative unless a format is given].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Also write FORMAT to FILE (repeatable), from the same scan: e.g.
     /// `--also prometheus=/var/lib/node_exporter/textfile/telltale.prom`.
     #[arg(long, value_name = "FORMAT=FILE", value_parser = also)]

@@ -41,6 +41,8 @@ pub struct ScanConfig {
     pub shard: Option<(u32, u32)>,
     /// `--also FORMAT=FILE` extra outputs.
     pub also: Vec<(Format, PathBuf)>,
+    /// Print the pre-scan plan line on stderr (off for `probe`'s narrative: one probe needs no plan).
+    pub show_plan: bool,
 }
 
 impl Default for ScanConfig {
@@ -62,6 +64,7 @@ impl Default for ScanConfig {
             fail_on_drift: false,
             shard: None,
             also: Vec::new(),
+            show_plan: true,
         }
     }
 }
@@ -85,7 +88,7 @@ impl From<&Opts> for ScanConfig {
                 attempts: o.attempts,
                 attempt_gap: o.attempt_gap,
             },
-            format: o.format,
+            format: o.format.unwrap_or(Format::Table),
             output: o.output.clone(),
             table: TableOptions { all: o.all },
             progress: !o.no_progress,
@@ -104,6 +107,7 @@ impl From<&Opts> for ScanConfig {
             fail_on_drift: o.fail_on_drift,
             shard: o.shard,
             also: o.also.clone(),
+            show_plan: true,
         }
     }
 }

@@ -423,6 +423,46 @@ impl Drift {
         self.changes.is_empty()
     }
 
+    /// The changed targets — (vantage, name, host, address, port) — each with its kinds of
+    /// change: one target can change in several ways at once (newly closed *and* newly failing).
+    pub fn by_target(&self) -> BTreeMap<TargetKey<'_>, BTreeSet<ChangeKind>> {
+        let mut per: BTreeMap<TargetKey<'_>, BTreeSet<ChangeKind>> = BTreeMap::new();
+        for c in &self.changes {
+            let key = (
+                c.vantage.as_str(),
+                c.name.as_deref(),
+                c.host.as_str(),
+                c.addr.as_deref(),
+                c.port,
+            );
+            per.entry(key).or_default().insert(c.kind);
+        }
+        per
+    }
+
+    /// "3 targets changed: 2 newly closed + newly failing, 1 added": targets counted once, with
+    /// their kinds of change listed together.
+    pub fn summary(&self) -> String {
+        let per = self.by_target();
+        let mut combos: BTreeMap<Vec<ChangeKind>, usize> = BTreeMap::new();
+        for kinds in per.values() {
+            *combos.entry(kinds.iter().copied().collect()).or_default() += 1;
+        }
+        let parts: Vec<String> = combos
+            .iter()
+            .map(|(kinds, n)| {
+                let names: Vec<&str> = kinds.iter().map(|k| k.heading()).collect();
+                format!("{n} {}", names.join(" + "))
+            })
+            .collect();
+        let n = per.len();
+        format!(
+            "{n} target{} changed: {}",
+            if n == 1 { "" } else { "s" },
+            parts.join(", ")
+        )
+    }
+
     /// Changes per kind, every kind present (zeros included).
     pub fn counts(&self) -> BTreeMap<ChangeKind, usize> {
         let mut m: BTreeMap<ChangeKind, usize> = ChangeKind::ALL.iter().map(|k| (*k, 0)).collect();
@@ -432,6 +472,9 @@ impl Drift {
         m
     }
 }
+
+/// One changed target: (vantage, name, host, address, port).
+pub type TargetKey<'a> = (&'a str, Option<&'a str>, &'a str, Option<&'a str>, u16);
 
 /// Group of records that share a name (or unnamed host) and a port.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -785,7 +828,7 @@ pub enum DiffFormat {
     Table,
     /// One change object per line.
     Ndjson,
-    /// `{"format_version":1,"changes":[...],"counts":{kind:n}}`.
+    /// `{"format_version":1,"changes":[...],"counts":{kind:n},"targets_changed":n}`.
     Json,
 }
 
@@ -794,6 +837,8 @@ struct DriftDoc<'a> {
     format_version: u32,
     changes: &'a [Change],
     counts: BTreeMap<ChangeKind, usize>,
+    /// Distinct targets changed (a target may count under several kinds in `counts`).
+    targets_changed: usize,
 }
 
 /// Write `drift` in `format`.
@@ -810,6 +855,7 @@ pub fn render(drift: &Drift, format: DiffFormat, w: &mut impl Write) -> io::Resu
                 format_version: REPORT_FORMAT_VERSION,
                 changes: &drift.changes,
                 counts: drift.counts(),
+                targets_changed: drift.by_target().len(),
             };
             serde_json::to_writer(&mut *w, &doc)?;
             w.write_all(b"\n")?;
@@ -897,21 +943,8 @@ fn render_table(drift: &Drift, w: &mut impl Write) -> io::Result<()> {
             line(w, row)?;
         }
     }
-    let total = drift.changes.len();
-    let parts: Vec<String> = ChangeKind::ALL
-        .iter()
-        .filter_map(|k| {
-            let n = counts.get(k).copied().unwrap_or(0);
-            (n > 0).then(|| format!("{n} {}", k.heading()))
-        })
-        .collect();
     writeln!(w)?;
-    writeln!(
-        w,
-        "{total} change{}: {}",
-        if total == 1 { "" } else { "s" },
-        parts.join(", ")
-    )
+    writeln!(w, "{}", drift.summary())
 }
 
 #[cfg(test)]

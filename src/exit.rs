@@ -31,6 +31,24 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
+/// The one rule for output that could not be written, shared by every command: a closed pipe
+/// (`telltale … | head -1`) ends quietly, any other failure is reported on stderr as coming from
+/// `command`; either way what the user asked for is incomplete, so the exit is 3.
+pub fn output_failed(command: &str, e: &std::io::Error) -> Exit {
+    if e.kind() != std::io::ErrorKind::BrokenPipe {
+        eprintln!("{command}: writing output failed: {e}; output incomplete");
+    }
+    Exit::Incomplete
+}
+
+/// `ok` when `written` succeeded, else [`output_failed`].
+pub fn after_write(command: &str, written: std::io::Result<()>, ok: Exit) -> Exit {
+    match written {
+        Ok(()) => ok,
+        Err(e) => output_failed(command, &e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

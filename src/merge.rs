@@ -323,6 +323,33 @@ fn mark(c: &Cell) -> &'static str {
     }
 }
 
+/// Whether a cell passed, for machines: `true`, `false`, `untrusted`, or empty (no expectation).
+fn ok_word(c: &Cell) -> &'static str {
+    match c.ok {
+        Some(true) if c.trusted => "true",
+        Some(true) => "untrusted",
+        Some(false) => "false",
+        None => "",
+    }
+}
+
+/// One matrix row: its label cells, then `cell` of each vantage's cell (or `missing`), flattened.
+fn matrix_row<const N: usize>(
+    m: &Merged,
+    r: &Row,
+    missing: [&str; N],
+    cell: impl Fn(&Cell) -> [String; N],
+) -> Vec<String> {
+    let mut line = row_label(r).to_vec();
+    for v in &m.vantages {
+        match r.cells.get(v) {
+            Some(c) => line.extend(cell(c)),
+            None => line.extend(missing.iter().map(|s| (*s).to_string())),
+        }
+    }
+    line
+}
+
 fn row_label(r: &Row) -> [String; 4] {
     [
         r.name.clone().unwrap_or_else(|| "-".into()),
@@ -363,17 +390,16 @@ pub fn render(m: &Merged, format: MergeFormat, w: &mut impl Write) -> io::Result
                 "addr".into(),
                 "port".into(),
             ];
-            head.extend(m.vantages.iter().cloned());
+            // Two columns per vantage: the verdict, and whether it passed.
+            for v in &m.vantages {
+                head.push(v.clone());
+                head.push(format!("{v}_ok"));
+            }
             c.write_record(&head)?;
             for r in &m.rows {
-                let mut rec: Vec<String> = row_label(r).to_vec();
-                for v in &m.vantages {
-                    rec.push(
-                        r.cells
-                            .get(v)
-                            .map_or_else(String::new, |c| format!("{} {}", c.verdict, mark(c))),
-                    );
-                }
+                let rec = matrix_row(m, r, ["", ""], |c| {
+                    [c.verdict.clone(), ok_word(c).to_string()]
+                });
                 c.write_record(&rec)?;
             }
             c.flush()
@@ -390,18 +416,11 @@ fn table(m: &Merged, w: &mut impl Write) -> io::Result<()> {
         "PORT".into(),
     ];
     head.extend(m.vantages.iter().cloned());
-    let mut body: Vec<Vec<String>> = Vec::new();
-    for r in &m.rows {
-        let mut line = row_label(r).to_vec();
-        for v in &m.vantages {
-            line.push(
-                r.cells
-                    .get(v)
-                    .map_or_else(|| "—".to_string(), |c| format!("{} {}", c.verdict, mark(c))),
-            );
-        }
-        body.push(line);
-    }
+    let body: Vec<Vec<String>> = m
+        .rows
+        .iter()
+        .map(|r| matrix_row(m, r, ["—"], |c| [format!("{} {}", c.verdict, mark(c))]))
+        .collect();
     let all = || std::iter::once(head.as_slice()).chain(body.iter().map(Vec::as_slice));
     let width = columns::widths(all());
     for line in all() {

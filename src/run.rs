@@ -129,9 +129,16 @@ pub async fn scan_into(
     meta.inventory_probes = u64::try_from(inv.total_probes()).unwrap_or(u64::MAX);
     meta.shard = cfg.shard.map(|(k, n)| format!("{k}/{n}").into());
     let plan = Plan::of(&inv, &limits);
-    eprintln!("telltale: {plan}");
+    if cfg.show_plan {
+        eprintln!("telltale: {plan}");
+    }
     if cfg.dry_run {
-        return dry_run(&inv);
+        if cfg.output.is_some() || !cfg.also.is_empty() {
+            eprintln!(
+                "telltale: --dry-run writes the plan to stdout only: -o/--also files are left as they are"
+            );
+        }
+        return crate::dry_run::list(&inv, cfg.format);
     }
     let names = dedup_names(&inv);
     let (stop, inner) = shutdown::channel();
@@ -237,25 +244,6 @@ fn drift_section(old: &Report, records: Vec<ReportRecord>, cfg: &ScanConfig, exi
         Exit::Mismatch
     } else {
         exit
-    }
-}
-
-fn dry_run(inv: &Inventory) -> Exit {
-    let mut w = io::BufWriter::new(io::stdout().lock());
-    let res = (|| -> io::Result<()> {
-        writeln!(w, "NAME\tADDRESS\tPORT\tEXPECT")?;
-        for p in inv.probes().filter(|p| !inv.excludes.probe(p)) {
-            let addr = p
-                .addr
-                .map_or_else(|| p.target.host_label.to_string(), |a| a.to_string());
-            let name = p.target.name.as_deref().unwrap_or("-");
-            writeln!(w, "{name}\t{addr}\t{}\t{}", p.port, p.target.expect)?;
-        }
-        w.flush()
-    })();
-    match res {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => output_failed(&e),
-        _ => Exit::Ok,
     }
 }
 
@@ -421,10 +409,7 @@ impl Wildcard {
 }
 
 fn output_failed(e: &io::Error) -> Exit {
-    if e.kind() != io::ErrorKind::BrokenPipe {
-        eprintln!("telltale: writing output failed: {e}; results incomplete");
-    }
-    Exit::Incomplete
+    crate::exit::output_failed("telltale", e)
 }
 
 fn dedup_names(inv: &Inventory) -> Vec<String> {

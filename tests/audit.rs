@@ -492,7 +492,7 @@ table inet cnt {
 }
 NFT
 scan dry inv.yaml --dry-run --exclude 127.0.0.2
-scan dryall inv.yaml --dry-run --format ndjson
+scan dryall inv.yaml --dry-run
 scan dryname inv.yaml --dry-run --exclude db.internal
 packets syn; packets dns
 scan real inv.yaml --exclude 127.0.0.2 --retries 0 --format ndjson --no-progress

@@ -924,7 +924,7 @@ fn renders_table_ndjson_and_json() {
     }
     assert_eq!(
         table.lines().last().unwrap(),
-        "10 changes: 1 newly open, 1 newly closed, 2 verdict changed, 1 newly failing, 2 newly passing, 1 added, 1 removed, 1 banner changed"
+        "8 targets changed: 1 newly open + newly passing, 1 newly closed + newly failing, 2 verdict changed, 1 newly passing, 1 added, 1 removed, 1 banner changed"
     );
 
     let mut out = Vec::new();

@@ -312,15 +312,15 @@ fn three_namespaces_make_the_expected_matrix() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("name,host,addr,port,app,dmz,ops"),
+        Some("name,host,addr,port,app,app_ok,dmz,dmz_ok,ops,ops_ok"),
         "{csv}"
     );
     let body: BTreeSet<&str> = lines.collect();
     let want: BTreeSet<&str> = [
-        "admin,127.0.0.1,127.0.0.1,1003,open ✗,open ?,open ✓",
-        "db,127.0.0.1,127.0.0.1,1001,open ✓,filtered ✗,refused ✓",
-        "unused,127.0.0.1,127.0.0.1,1004,refused ✓,refused ✓,refused ✓",
-        "web,127.0.0.1,127.0.0.1,1002,open ✓,unreachable ✓,open ✓",
+        "admin,127.0.0.1,127.0.0.1,1003,open,false,open,,open,true",
+        "db,127.0.0.1,127.0.0.1,1001,open,true,filtered,false,refused,true",
+        "unused,127.0.0.1,127.0.0.1,1004,refused,true,refused,true,refused,true",
+        "web,127.0.0.1,127.0.0.1,1002,open,true,unreachable,true,open,true",
     ]
     .into();
     assert_eq!(body, want, "{csv}");

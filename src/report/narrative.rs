@@ -24,6 +24,13 @@ impl Sink for Narrative {
             None => writeln!(w, "Resolving {}...", r.host)?,
         }
         writeln!(w, "  {}", r.detail)?;
+        if r.attempts > 1 && r.attempt_verdicts.is_none() {
+            writeln!(
+                w,
+                "  tried {} times (--retries re-probes `filtered` and `local-error`), each up to the connect timeout",
+                r.attempts
+            )?;
+        }
         if let Some(b) = &r.banner {
             writeln!(w, "  banner: \"{b}\"")?;
         }

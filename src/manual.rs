@@ -1,0 +1,154 @@
+//! The built-in manual: `telltale man` (roff pages, one per subcommand, from the clap
+//! definitions), `telltale completions`, and the long-help sections the pages and `--help`
+//! share (inventory format, verdicts, exit codes), so the manual cannot drift from the code.
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, ManArgs};
+use crate::exit::{self, Exit};
+use crate::verdict::{ALIASES, Verdict};
+
+/// The inventory format, for `scan --help` and telltale-scan(1).
+pub const INVENTORY: &str = "\
+INVENTORY FORMAT
+  A YAML mapping: `targets:` (required, non-empty), optional `defaults:` and `exclude:`.
+
+    defaults: {timeout: 3s, linger: 1s, expect: open}
+    exclude: [127.0.3.0/24]        # never probed (also --exclude)
+    targets:
+      - name: db                   # optional label
+        host: db.internal          # DNS name, IPv4, IPv6 or CIDR (127.0.0.0/30, fd00::/126)
+        ports: [5432, \"8000-8010\"] # or `port: 5432`, or a string \"22,80,8000-8010\"
+        expect: open               # a verdict, a list, an alias, or {VANTAGE: V, default: V}
+        tags: [prod]               # copied into every record
+        timeout: 5s                # per-target overrides of defaults
+        linger: 0                  # 0 = connect-only
+        control: true              # a positive control: probed first, must pass
+
+  Durations: 500ms, 3s, 1m. Precedence: a target's own keys > --timeout/--linger > the file's
+  defaults > built-in (3s, 1s, open). Errors name FILE:LINE:COLUMN and what was expected;
+  nothing is scanned (exit 2).";
+
+/// Exit codes, for every scanning command's help and page.
+pub const EXIT_CODES: &str = "\
+EXIT CODES
+  0  every result as expected
+  1  some result not as expected (diff: something changed; merge: a cell not as expected)
+  2  usage or inventory error: nothing was scanned
+  3  incomplete: interrupted, a local-error, the output could not be written (a closed pipe
+     included), or the scanning host could not start a scan (too few file descriptors)";
+
+/// The verdict table: name, meaning, who to ask; then the expectation aliases.
+pub fn verdicts() -> String {
+    let mut s = String::from("VERDICTS\n");
+    for v in Verdict::ALL {
+        s.push_str(&format!(
+            "  {:<15} {}\n  {:<15} who to ask: {}\n",
+            v.as_str(),
+            v.meaning(),
+            "",
+            v.who()
+        ));
+    }
+    s.push_str("\nEXPECTATION ALIASES\n");
+    for (alias, vs) in ALIASES {
+        let names: Vec<&str> = vs.iter().map(|v| v.as_str()).collect();
+        s.push_str(&format!("  {alias:<15} {}\n", names.join(", ")));
+    }
+    s
+}
+
+/// The long-help tail of `scan`.
+pub fn scan_help() -> String {
+    format!("{INVENTORY}\n\n{}\n{EXIT_CODES}", verdicts())
+}
+
+/// The long-help tail of `probe` and `demo`.
+pub fn probe_help() -> String {
+    format!("{}\n{EXIT_CODES}", verdicts())
+}
+
+/// `telltale man [SUBCOMMAND] [--dir DIR]`.
+pub fn man(a: &ManArgs) -> Exit {
+    let cmd = Cli::command();
+    if let Some(dir) = &a.dir {
+        return match write_all_pages(cmd, dir) {
+            Ok(n) => {
+                eprintln!("telltale man: wrote {n} pages to {}", dir.display());
+                Exit::Ok
+            }
+            Err(e) => {
+                eprintln!("telltale man: cannot write pages to {}: {e}", dir.display());
+                Exit::Incomplete
+            }
+        };
+    }
+    let page = match &a.subcommand {
+        None => cmd,
+        Some(name) => match cmd.find_subcommand(name).filter(|c| !c.is_hide_set()) {
+            Some(sub) => sub_page(sub),
+            None => {
+                eprintln!(
+                    "telltale man: no subcommand `{name}`; pages: {}",
+                    page_names(&Cli::command()).join(", ")
+                );
+                return Exit::Usage;
+            }
+        },
+    };
+    let mut buf = Vec::new();
+    let rendered = clap_mangen::Man::new(page).render(&mut buf);
+    let written = rendered.and_then(|()| write_stdout(&buf));
+    exit::after_write("telltale man", written, Exit::Ok)
+}
+
+/// Every page (`telltale.1`, `telltale-scan.1`, …) into `dir`; returns how many.
+fn write_all_pages(cmd: clap::Command, dir: &Path) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let mut n = 0;
+    let mut top = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut top)?;
+    std::fs::write(dir.join("telltale.1"), top)?;
+    n += 1;
+    for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let name = format!("telltale-{}", sub.get_name());
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(sub_page(sub)).render(&mut buf)?;
+        std::fs::write(dir.join(format!("{name}.1")), buf)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// A subcommand as its own page: `telltale-scan`, with the tool's version in the footer.
+fn sub_page(sub: &clap::Command) -> clap::Command {
+    sub.clone()
+        .name(format!("telltale-{}", sub.get_name()))
+        .version(env!("CARGO_PKG_VERSION"))
+}
+
+/// The names of the visible subcommands' pages.
+fn page_names(cmd: &clap::Command) -> Vec<String> {
+    cmd.get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .collect()
+}
+
+/// `telltale completions SHELL`: generated into memory first (clap_complete panics on a failed
+/// write), then written, so a closed pipe is the usual quiet exit 3.
+pub fn completions(shell: clap_complete::Shell) -> Exit {
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "telltale", &mut buf);
+    exit::after_write("telltale completions", write_stdout(&buf), Exit::Ok)
+}
+
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
