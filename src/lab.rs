@@ -17,6 +17,11 @@ pub const DENY_MSG: &[u8] = b"Host is not allowed to connect\r\n";
 /// Banner of `banner-reset` services.
 pub const RESET_BANNER: &[u8] = b"BANNER-THEN-RST\r\n";
 
+/// Bytes per write of `stream` services: large, so the service outpaces a reader.
+const STREAM_CHUNK: usize = 64 * 1024;
+/// `SO_SNDBUF` of `stream` connections (the kernel doubles it).
+const STREAM_SNDBUF: usize = 256 * 1024;
+
 /// How a service treats a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Behaviour {
@@ -171,7 +176,12 @@ async fn serve(mut s: TcpStream, b: Behaviour) {
             let _ = s.set_zero_linger();
         }
         Behaviour::Stream => {
-            let chunk = [b'x'; 1024];
+            // Large writes from a bounded send buffer: the service always has bytes ready and
+            // outpaces a reader, but a scanner that stops reading pins ~512 KiB of kernel memory
+            // here per connection, not the ~4 MiB send-buffer autotuning grows to (1,000
+            // streamers: 4 GB).
+            let _ = socket2::SockRef::from(&s).set_send_buffer_size(STREAM_SNDBUF);
+            let chunk = vec![b'x'; STREAM_CHUNK];
             while s.write_all(&chunk).await.is_ok() {}
         }
         Behaviour::Refused | Behaviour::Filtered | Behaviour::Alternate => {}

@@ -1,27 +1,31 @@
-//! One probe of one address:port: connect with a timeout, then linger, reading, to see whether
-//! the peer closes or resets (keeping up to [`BANNER_MAX`] bytes of what it sends).
+//! One probe of one address:port: connect with a timeout, then linger (see [`linger`]) to see
+//! whether the peer closes or resets (keeping up to [`BANNER_MAX`] bytes of what it sends).
 //!
 //! The connect is done by hand with socket2 (non-blocking `connect()`, then tokio waits for
 //! writability) so that an error returned synchronously by `connect()` — no packet sent, a local
 //! cause — is told apart from one that came back from the network. Every socket is set to zero
 //! linger, so closing it sends a RST and leaves no TIME_WAIT behind. A probe never returns `Err`:
 //! every outcome, local failures included, is data.
+//!
+//! Each attempt watches the shutdown signal itself, at every wait, so that an interrupted probe
+//! still reports what it measured (connect time, banner) rather than losing it with a dropped
+//! future.
 
 pub mod classify;
+mod linger;
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::shutdown::Shutdown;
 use crate::verdict::Verdict;
 pub use classify::{Phase, classify, errno_name};
 
-/// Most banner bytes kept per probe; the rest of what a peer sends is read and discarded.
+/// Most banner bytes kept per probe; what a peer sends past them is left unread.
 pub const BANNER_MAX: usize = 256;
 
 /// What one probe (all its attempts) found.
@@ -144,10 +148,7 @@ async fn probe_once(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Ou
     let start = Instant::now();
     let mut best: Option<Outcome> = None;
     for attempt in 1..=s.retries + 1 {
-        let out = tokio::select! {
-            o = attempt_once(addr, s.timeout, s.linger) => o,
-            () = shutdown.wait() => Outcome::interrupted(start.elapsed()),
-        };
+        let out = attempt_once(addr, s.timeout, s.linger, &mut shutdown).await;
         let retry = matches!(out.verdict, Verdict::Filtered | Verdict::LocalError);
         let local = out.verdict == Verdict::LocalError;
         // A local error on a retry never replaces a remote verdict seen earlier.
@@ -200,8 +201,14 @@ fn setup_error(what: &str, e: &io::Error) -> Outcome {
     )
 }
 
-/// One attempt: connect, then linger.
-async fn attempt_once(addr: SocketAddr, timeout: Duration, linger: Duration) -> Outcome {
+/// One attempt: connect, then linger. Ends as soon as `shutdown` fires, with an `interrupted`
+/// outcome that keeps whatever was measured before.
+async fn attempt_once(
+    addr: SocketAddr,
+    timeout: Duration,
+    linger: Duration,
+    shutdown: &mut Shutdown,
+) -> Outcome {
     // SOCK_NONBLOCK at creation saves two fcntl calls per probe.
     let kind = Type::STREAM.nonblocking();
     let sock = match Socket::new(Domain::for_address(addr), kind, Some(Protocol::TCP)) {
@@ -222,7 +229,12 @@ async fn attempt_once(addr: SocketAddr, timeout: Duration, linger: Duration) -> 
         Err(e) => return setup_error("registering the socket", &e),
     };
     if !immediate {
-        match tokio::time::timeout(timeout, wait_connected(&stream)).await {
+        let connecting = tokio::select! {
+            biased;
+            () = shutdown.wait() => return Outcome::interrupted(start.elapsed()),
+            r = tokio::time::timeout(timeout, wait_connected(&stream)) => r,
+        };
+        match connecting {
             Err(_) => {
                 return Outcome::new(
                     Verdict::Filtered,
@@ -258,7 +270,7 @@ async fn attempt_once(addr: SocketAddr, timeout: Duration, linger: Duration) -> 
             );
         }
     }
-    let mut out = linger_on(stream, linger, connected).await;
+    let mut out = linger::linger_on(stream, linger, connected, shutdown).await;
     out.connect_ms = Some(ms(connected));
     out
 }
@@ -332,68 +344,6 @@ fn drain_banner(stream: &TcpStream) -> Vec<u8> {
         }
     }
     banner
-}
-
-/// Read for the linger window; the banner is bounded, the rest is discarded.
-async fn linger_on(mut stream: TcpStream, linger: Duration, connected: Duration) -> Outcome {
-    let c = fmt_ms(connected);
-    if linger.is_zero() {
-        return Outcome::new(
-            Verdict::Open,
-            None,
-            format!("connected in {c} (connect-only, linger 0)"),
-        );
-    }
-    let since = Instant::now();
-    let deadline = tokio::time::Instant::now() + linger;
-    let mut banner = Vec::new();
-    let mut buf = [0u8; 1024];
-    let mut out = loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => {
-                break Outcome::new(
-                    Verdict::Open,
-                    None,
-                    format!(
-                        "connected in {c}; still open after {}",
-                        humantime::format_duration(linger)
-                    ),
-                );
-            }
-            Ok(Ok(0)) => {
-                let after = since.elapsed();
-                let mut o = Outcome::new(
-                    Verdict::ClosedByPeer,
-                    None,
-                    format!(
-                        "connected in {c}; peer closed (FIN) after {}",
-                        fmt_ms(after)
-                    ),
-                );
-                o.closed_after_ms = Some(ms(after));
-                break o;
-            }
-            Ok(Ok(n)) => {
-                let room = BANNER_MAX.saturating_sub(banner.len());
-                banner.extend_from_slice(&buf[..n.min(room)]);
-            }
-            Ok(Err(e)) => {
-                let after = since.elapsed();
-                let errno = os_err(&e);
-                let verdict = classify(Phase::Linger, errno);
-                let name = errno.map_or_else(|| e.to_string(), errno_name);
-                let mut o = Outcome::new(
-                    verdict,
-                    errno,
-                    format!("connected in {c}; {name} after {}", fmt_ms(after)),
-                );
-                o.closed_after_ms = Some(ms(after));
-                break o;
-            }
-        }
-    };
-    out.banner = banner;
-    out
 }
 
 /// Show bytes as text: printable ASCII kept, `\r \n \t \\` and `\xNN` escapes for the rest.
