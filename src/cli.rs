@@ -338,4 +338,8 @@ pub struct Opts {
     /// With --baseline: exit 1 when anything drifted (unless the scan itself exits 2 or 3).
     #[arg(long, requires = "baseline")]
     pub fail_on_drift: bool,
+    /// With --baseline: treat the baseline's vantage OLD as this scan's vantage NEW (repeatable),
+    /// to compare across vantages; checked before anything is scanned.
+    #[arg(long, value_name = "OLD=NEW", value_parser = vantage_pair, requires = "baseline")]
+    pub vantage_map: Vec<(String, String)>,
 }

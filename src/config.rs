@@ -37,6 +37,8 @@ pub struct ScanConfig {
     pub baseline: Option<PathBuf>,
     /// Exit 1 on drift.
     pub fail_on_drift: bool,
+    /// `--vantage-map OLD=NEW`: the baseline's vantage OLD compares as NEW.
+    pub vantage_map: Vec<(String, String)>,
     /// `--shard K/N`.
     pub shard: Option<(u32, u32)>,
     /// `--also FORMAT=FILE` extra outputs.
@@ -62,6 +64,7 @@ impl Default for ScanConfig {
             wildcard_port: Some(DEFAULT_WILDCARD_PORT),
             baseline: None,
             fail_on_drift: false,
+            vantage_map: Vec::new(),
             shard: None,
             also: Vec::new(),
             show_plan: true,
@@ -105,6 +108,7 @@ impl From<&Opts> for ScanConfig {
             wildcard_port: (!o.no_detect_wildcard).then_some(o.wildcard_port),
             baseline: o.baseline.clone(),
             fail_on_drift: o.fail_on_drift,
+            vantage_map: o.vantage_map.clone(),
             shard: o.shard,
             also: o.also.clone(),
             show_plan: true,

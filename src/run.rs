@@ -106,6 +106,12 @@ pub async fn scan_into(
         },
         None => None,
     };
+    if let Some(old) = &baseline {
+        if let Err(m) = baseline_vantage(old, &cfg.meta.vantage, &cfg.vantage_map) {
+            eprintln!("telltale: --baseline: {m}; nothing scanned");
+            return Exit::Usage;
+        }
+    }
     let mut limits = cfg.limits;
     if !cfg.dry_run {
         let (clamped, note) = limits::clamp_concurrency(limits.concurrency, limits.dns_concurrency);
@@ -217,10 +223,42 @@ pub async fn scan_into(
     }
 }
 
+/// A baseline from another vantage cannot be compared verdict by verdict: say so before
+/// scanning, and name both ways out (scan as that vantage, or map it to this one).
+fn baseline_vantage(old: &Report, ours: &str, map: &[(String, String)]) -> Result<(), String> {
+    let mapped: std::collections::BTreeSet<String> = old
+        .vantages()
+        .into_iter()
+        .map(|v| {
+            map.iter()
+                .find(|(o, _)| *o == v)
+                .map_or(v, |(_, n)| n.clone())
+        })
+        .collect();
+    let others: Vec<&String> = mapped
+        .iter()
+        .filter(|v| !v.is_empty() && v.as_str() != ours)
+        .collect();
+    match others.first() {
+        None => Ok(()),
+        Some(v) if map.is_empty() => Err(format!(
+            "{} was scanned from vantage `{v}`, this scan runs as vantage `{ours}`: pass \
+             `--vantage {v}` to scan as that vantage, or `--vantage-map {v}={ours}` to compare \
+             across vantages",
+            old.source
+        )),
+        Some(v) => Err(format!(
+            "{} has vantage `{v}` after --vantage-map, this scan runs as vantage `{ours}`: map \
+             every vantage of the baseline to `{ours}`",
+            old.source
+        )),
+    }
+}
+
 /// Print the drift against the baseline under the table (or on stderr for machine formats).
 fn drift_section(old: &Report, records: Vec<ReportRecord>, cfg: &ScanConfig, exit: Exit) -> Exit {
     let new = Report::from_records("this scan", records);
-    let drift = match diff::diff(old, &new, &[]) {
+    let drift = match diff::diff(old, &new, &cfg.vantage_map) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("telltale: --baseline: {e}");
