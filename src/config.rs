@@ -41,6 +41,8 @@ pub struct ScanConfig {
     pub shard: Option<(u32, u32)>,
     /// `--also FORMAT=FILE` extra outputs.
     pub also: Vec<(Format, PathBuf)>,
+    /// `--max-input-size`: cap on each inventory and the baseline, in bytes.
+    pub max_input: u64,
 }
 
 impl Default for ScanConfig {
@@ -62,6 +64,7 @@ impl Default for ScanConfig {
             fail_on_drift: false,
             shard: None,
             also: Vec::new(),
+            max_input: crate::input::DEFAULT_MAX_INPUT,
         }
     }
 }
@@ -104,6 +107,7 @@ impl From<&Opts> for ScanConfig {
             fail_on_drift: o.fail_on_drift,
             shard: o.shard,
             also: o.also.clone(),
+            max_input: o.input.max_input_size,
         }
     }
 }

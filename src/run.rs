@@ -86,13 +86,21 @@ pub async fn scan_into(
         return Exit::Usage;
     }
     let baseline = match &cfg.baseline {
-        Some(p) => match Report::load(p) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                eprintln!("telltale: --baseline: {e}");
-                return Exit::Usage;
+        Some(p) => {
+            let (p, max) = (p.clone(), cfg.max_input);
+            let load = move || Report::load_capped(&p, max);
+            match crate::input::interruptible(&shutdown, load).await {
+                Some(Ok(r)) => Some(r),
+                Some(Err(e)) => {
+                    eprintln!("telltale: --baseline: {e}");
+                    return Exit::Usage;
+                }
+                None => {
+                    eprintln!("telltale: interrupted while reading --baseline: nothing scanned");
+                    return Exit::Incomplete;
+                }
             }
-        },
+        }
         None => None,
     };
     let mut limits = cfg.limits;
@@ -118,6 +126,10 @@ pub async fn scan_into(
     meta.inventory_probes = u64::try_from(inv.total_probes()).unwrap_or(u64::MAX);
     meta.shard = cfg.shard.map(|(k, n)| format!("{k}/{n}").into());
     let plan = Plan::of(&inv, &limits);
+    if shutdown.is_set() {
+        eprintln!("telltale: interrupted before scanning: nothing scanned");
+        return Exit::Incomplete;
+    }
     eprintln!("telltale: {plan}");
     if cfg.dry_run {
         return dry_run(&inv);
