@@ -226,14 +226,37 @@ fn fifo_without_writer_stops_on_the_first_signal() {
     assert_interrupted(&mut p, "INT", "nothing compared");
 }
 
-/// Writes `bytes` into the FIFO from a thread (the open blocks until telltale opens it).
+/// Writes `bytes` into the FIFO from a thread, once telltale has opened it for reading.
+/// Non-blocking, so the thread never hangs when no reader comes (it gives up after the guard).
 fn feed(fifo: &Path, bytes: Vec<u8>) -> thread::JoinHandle<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let fifo = fifo.to_path_buf();
     thread::spawn(move || {
+        let deadline = Instant::now() + HANG_GUARD;
         thread::sleep(Duration::from_millis(200));
-        let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-        // The reader may stop at the cap and close its end: EPIPE is expected then.
-        let _ = w.write_all(&bytes);
+        // ENXIO until a reader has the FIFO open.
+        let mut w = loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+            {
+                Ok(w) => break w,
+                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                Err(e) => panic!("no reader opened {}: {e}", fifo.display()),
+            }
+        };
+        let mut rest = &bytes[..];
+        while !rest.is_empty() && Instant::now() < deadline {
+            match w.write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                // The reader stopped at the cap and closed its end.
+                Err(_) => return,
+            }
+        }
     })
 }
 
@@ -245,9 +268,9 @@ fn fifo_with_a_writer_is_read_up_to_the_cap() {
     let yaml = b"targets:\n  - {host: \"127.0.0.1\", port: 9}\n".to_vec();
     let writer = feed(&fifo, yaml);
     let run = run(&["scan", f, "--dry-run"], HANG_GUARD);
-    writer.join().unwrap();
     run.assert_code(0);
     assert!(run.stdout.contains("127.0.0.1\t9"), "{}", run.dump());
+    writer.join().unwrap();
 
     // A writer that sends more than the cap: the read stops at the cap, with the position.
     let mut flood = b"targets:\n".to_vec();
@@ -257,7 +280,6 @@ fn fifo_with_a_writer_is_read_up_to_the_cap() {
         &["scan", f, "--dry-run", "--max-input-size", "1MiB"],
         HANG_GUARD,
     );
-    writer.join().unwrap();
     run.assert_code(2);
     run.assert_no_panic();
     assert!(
@@ -265,6 +287,7 @@ fn fifo_with_a_writer_is_read_up_to_the_cap() {
         "{}",
         run.dump()
     );
+    writer.join().unwrap();
 }
 
 /// `telltale ARGS` with `stdin` piped in.
