@@ -48,7 +48,7 @@ pub enum Command {
 /// `telltale scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Inventory files (YAML).
+    /// Inventory files (YAML; `-` reads stdin).
     #[arg(required = true, value_name = "INVENTORY")]
     pub inventories: Vec<PathBuf>,
     #[command(flatten)]
@@ -73,7 +73,7 @@ pub struct ProbeArgs {
 /// `telltale diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The earlier report.
+    /// The earlier report (`-` reads stdin).
     pub old: PathBuf,
     /// The later report.
     pub new: PathBuf,
@@ -97,7 +97,7 @@ fn vantage_pair(s: &str) -> Result<(String, String), String> {
 /// `telltale merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Reports (NDJSON or JSON) from shards and/or vantages.
+    /// Reports (NDJSON or JSON) from shards and/or vantages (`-` reads stdin).
     #[arg(required = true, value_name = "REPORT")]
     pub reports: Vec<PathBuf>,
     /// Output format.
@@ -222,13 +222,13 @@ fn positive_rate(s: &str) -> Result<f64, String> {
 /// Flags shared by scan, probe and demo.
 #[derive(Debug, Args, Clone)]
 pub struct Opts {
-    /// Connect timeout (e.g. 3s, 500ms), 1ms..=1h. Overrides the inventory's `defaults:`; a
+    /// Connect timeout (e.g. 3s, 500ms), 1ms to 1h. Overrides the inventory's `defaults:`; a
     /// target's own `timeout:` still wins. Below ~1.2s, ICMP answers that arrive after the
     /// kernel's first SYN retransmit (IPv6 rejects) read as `filtered`. [default: 3s]
     #[arg(long, value_parser = timeout, value_name = "DUR")]
     pub timeout: Option<Duration>,
     /// Linger window after connecting: how long to keep reading to see whether the peer closes
-    /// or resets, 0..=1h. 0 = connect-only (like nmap -sT). Precedence as --timeout.
+    /// or resets, 0 to 1h. 0 = connect-only (like nmap -sT). Precedence as --timeout.
     /// [default: 1s]
     #[arg(long, value_parser = linger, value_name = "DUR")]
     pub linger: Option<Duration>,
@@ -275,7 +275,7 @@ pub struct Opts {
     /// `filtered`/`local-error`).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub attempts: u32,
-    /// Pause between --attempts, 0..=1h.
+    /// Pause between --attempts, 0 to 1h.
     #[arg(long, value_parser = attempt_gap, value_name = "DUR", default_value = "200ms")]
     pub attempt_gap: Duration,
     /// Never probe this address, CIDR block or name (repeatable); applied after expansion, and to
