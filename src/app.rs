@@ -1,11 +1,14 @@
 //! From parsed arguments to an exit status: builds the runtime, wires SIGINT/SIGTERM to the
 //! shutdown signal (first: stop and flush; second: exit at once), and runs the subcommand.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Cli, Command, DiffArgs, LabArgs, MergeArgs, ProbeArgs};
 use crate::config::ScanConfig;
+use crate::diff::{DiffError, Report};
 use crate::exit::Exit;
+use crate::input;
 use crate::inventory::{Host, Inventory, PortSet, parse_port_list};
 use crate::lab::{self, Behaviour};
 use crate::report::{Output, Target};
@@ -73,31 +76,84 @@ async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
     match cli.command {
         Command::Scan(a) => {
             let cfg = ScanConfig::from(&a.opts);
-            match Inventory::load(&a.inventories, cfg.overrides) {
-                Ok(inv) => run::scan(inv, &cfg, shutdown).await,
-                Err(e) if e.local => {
-                    eprintln!("telltale: {e}; nothing scanned");
-                    Exit::Incomplete
-                }
-                Err(e) => {
-                    eprintln!("telltale: {e}");
-                    eprintln!("telltale: inventory invalid: nothing scanned");
-                    Exit::Usage
-                }
-            }
+            scan(a.inventories, cfg, shutdown).await
         }
         Command::Probe(a) => probe(a, shutdown).await,
         Command::Demo(a) => demo::run(ScanConfig::from(&a.opts), shutdown).await,
         Command::Lab(a) => serve_lab(a, shutdown).await,
-        Command::Diff(a) => diff(&a),
+        Command::Diff(a) => diff(&a, &shutdown).await,
         Command::Merge(a) => merge(&a, &shutdown).await,
         Command::Completions { shell } => crate::manual::completions(shell),
         Command::Man(a) => crate::manual::man(&a),
     }
 }
 
+/// `scan`: load the inventories on a blocking thread (interruptible), then scan.
+async fn scan(paths: Vec<PathBuf>, cfg: ScanConfig, shutdown: Shutdown) -> Exit {
+    let once = paths.iter().chain(&cfg.baseline).map(PathBuf::as_path);
+    if let Err(e) = input::stdin_at_most_once(once) {
+        eprintln!("telltale: {e}; nothing scanned");
+        return Exit::Usage;
+    }
+    let (ov, max) = (cfg.overrides, cfg.max_input);
+    let load = move || Inventory::load_capped(&paths, ov, max);
+    match input::interruptible(&shutdown, load).await {
+        None => {
+            eprintln!("telltale: interrupted while reading the inventory: nothing scanned");
+            Exit::Incomplete
+        }
+        Some(Ok(inv)) => run::scan(inv, &cfg, shutdown).await,
+        Some(Err(e)) if e.local => {
+            eprintln!("telltale: {e}; nothing scanned");
+            Exit::Incomplete
+        }
+        Some(Err(e)) => {
+            eprintln!("telltale: {e}");
+            eprintln!("telltale: inventory invalid: nothing scanned");
+            Exit::Usage
+        }
+    }
+}
+
+/// Load reports on a blocking thread: `None` when interrupted (already reported).
+async fn load_reports(
+    cmd: &str,
+    paths: &[PathBuf],
+    max: u64,
+    shutdown: &Shutdown,
+) -> Option<Result<Vec<Report>, DiffError>> {
+    if let Err(message) = input::stdin_at_most_once(paths.iter().map(PathBuf::as_path)) {
+        return Some(Err(DiffError::Input(input::InputError {
+            file: input::STDIN_LABEL.into(),
+            line: 0,
+            column: 0,
+            message,
+            local: false,
+        })));
+    }
+    let paths = paths.to_vec();
+    let load = move || {
+        paths
+            .iter()
+            .map(|p| Report::load_capped(p, max))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let loaded = input::interruptible(shutdown, load).await;
+    if loaded.is_none() {
+        eprintln!("telltale {cmd}: interrupted while reading the reports: nothing compared");
+    }
+    loaded
+}
+
 async fn merge(a: &MergeArgs, shutdown: &Shutdown) -> Exit {
-    let m = match crate::merge::merge(&a.reports, a.allow_partial) {
+    let loaded = load_reports("merge", &a.reports, a.input.max_input_size, shutdown).await;
+    let merged = match loaded {
+        None => return Exit::Incomplete,
+        Some(r) => r
+            .map_err(crate::merge::MergeError::from)
+            .and_then(|r| crate::merge::merge_reports(r, a.allow_partial)),
+    };
+    let m = match merged {
         Ok(m) => m,
         Err(e) => {
             eprintln!("telltale merge: {e}");
@@ -135,11 +191,16 @@ async fn open_output(p: &std::path::Path, shutdown: &Shutdown) -> std::io::Resul
     Output::open(&Target::resolve(p)?, shutdown).await
 }
 
-fn diff(a: &DiffArgs) -> Exit {
-    let load = |p: &std::path::Path| crate::diff::Report::load(p);
-    let (old, new) = match (load(&a.old), load(&a.new)) {
-        (Ok(o), Ok(n)) => (o, n),
-        (Err(e), _) | (_, Err(e)) => {
+async fn diff(a: &DiffArgs, shutdown: &Shutdown) -> Exit {
+    let paths = [a.old.clone(), a.new.clone()];
+    let (old, new) = match load_reports("diff", &paths, a.input.max_input_size, shutdown).await {
+        None => return Exit::Incomplete,
+        Some(Ok(mut r)) if r.len() == 2 => {
+            let new = r.remove(1);
+            (r.remove(0), new)
+        }
+        Some(Ok(_)) => return Exit::Usage,
+        Some(Err(e)) => {
             eprintln!("telltale diff: {e}");
             return Exit::Usage;
         }

@@ -51,7 +51,7 @@ pub enum Command {
 /// `telltale scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Inventory files (YAML).
+    /// Inventory files (YAML; `-` reads stdin).
     #[arg(required = true, value_name = "INVENTORY")]
     pub inventories: Vec<PathBuf>,
     #[command(flatten)]
@@ -76,7 +76,7 @@ pub struct ProbeArgs {
 /// `telltale diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The earlier report.
+    /// The earlier report (`-` reads stdin).
     pub old: PathBuf,
     /// The later report.
     pub new: PathBuf,
@@ -86,6 +86,8 @@ pub struct DiffArgs {
     /// Treat vantage OLD in the earlier report as vantage NEW (repeatable), e.g. after a rename.
     #[arg(long, value_name = "OLD=NEW", value_parser = vantage_pair)]
     pub vantage_map: Vec<(String, String)>,
+    #[command(flatten)]
+    pub input: InputOpts,
 }
 
 fn vantage_pair(s: &str) -> Result<(String, String), String> {
@@ -98,7 +100,7 @@ fn vantage_pair(s: &str) -> Result<(String, String), String> {
 /// `telltale merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Reports (NDJSON or JSON) from shards and/or vantages.
+    /// Reports (NDJSON or JSON) from shards and/or vantages (`-` reads stdin).
     #[arg(required = true, value_name = "REPORT")]
     pub reports: Vec<PathBuf>,
     /// Output format.
@@ -111,6 +113,8 @@ pub struct MergeArgs {
     /// Merge even when shards are missing (with a warning).
     #[arg(long)]
     pub allow_partial: bool,
+    #[command(flatten)]
+    pub input: InputOpts,
 }
 
 /// `telltale man`.
@@ -209,8 +213,29 @@ pub struct LabArgs {
     pub alternate: Vec<String>,
 }
 
-fn duration(s: &str) -> Result<Duration, String> {
-    crate::inventory::parse_duration(s)
+fn timeout(s: &str) -> Result<Duration, String> {
+    crate::inventory::TIMEOUT.parse(s)
+}
+
+fn linger(s: &str) -> Result<Duration, String> {
+    crate::inventory::LINGER.parse(s)
+}
+
+fn attempt_gap(s: &str) -> Result<Duration, String> {
+    crate::inventory::ATTEMPT_GAP.parse(s)
+}
+
+fn size(s: &str) -> Result<u64, String> {
+    crate::input::parse_size(s)
+}
+
+/// Cap on each input file, shared by scan (inventories, `--baseline`), diff and merge.
+#[derive(Debug, Args, Clone)]
+pub struct InputOpts {
+    /// Refuse inventory and report files larger than SIZE (e.g. 64MiB, 512KiB, 1GiB; K/M/G are
+    /// powers of 1024). Applies to inventories, --baseline and diff/merge reports.
+    #[arg(long, value_name = "SIZE", value_parser = size, default_value = "64MiB")]
+    pub max_input_size: u64,
 }
 
 fn shard(s: &str) -> Result<(u32, u32), String> {
@@ -252,14 +277,15 @@ fn positive_rate(s: &str) -> Result<f64, String> {
 /// Flags shared by scan, probe and demo.
 #[derive(Debug, Args, Clone)]
 pub struct Opts {
-    /// Connect timeout (e.g. 3s, 500ms). Overrides the inventory's `defaults:`; a target's own
-    /// `timeout:` still wins. Below ~1.2s, ICMP answers that arrive after the kernel's first SYN
-    /// retransmit (IPv6 rejects) read as `filtered`. [default: 3s]
-    #[arg(long, value_parser = duration, value_name = "DUR")]
+    /// Connect timeout (e.g. 3s, 500ms), 1ms to 1h. Overrides the inventory's `defaults:`; a
+    /// target's own `timeout:` still wins. Below ~1.2s, ICMP answers that arrive after the
+    /// kernel's first SYN retransmit (IPv6 rejects) read as `filtered`. [default: 3s]
+    #[arg(long, value_parser = timeout, value_name = "DUR")]
     pub timeout: Option<Duration>,
     /// Linger window after connecting: how long to keep reading to see whether the peer closes
-    /// or resets. 0 = connect-only (like nmap -sT). Precedence as --timeout. [default: 1s]
-    #[arg(long, value_parser = duration, value_name = "DUR")]
+    /// or resets, 0 to 1h. 0 = connect-only (like nmap -sT). Precedence as --timeout.
+    /// [default: 1s]
+    #[arg(long, value_parser = linger, value_name = "DUR")]
     pub linger: Option<Duration>,
     /// Probes in flight at once (clamped to the file-descriptor budget).
     #[arg(short = 'c', long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
@@ -306,8 +332,8 @@ pub struct Opts {
     /// `filtered`/`local-error`).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub attempts: u32,
-    /// Pause between --attempts.
-    #[arg(long, value_parser = duration, value_name = "DUR", default_value = "200ms")]
+    /// Pause between --attempts, 0 to 1h.
+    #[arg(long, value_parser = attempt_gap, value_name = "DUR", default_value = "200ms")]
     pub attempt_gap: Duration,
     /// Never probe this address, CIDR block or name (repeatable); applied after expansion, and to
     /// the addresses names resolve to. Adds to the inventory's `exclude:` list.
@@ -342,4 +368,6 @@ pub struct Opts {
     /// to compare across vantages; checked before anything is scanned.
     #[arg(long, value_name = "OLD=NEW", value_parser = vantage_pair, requires = "baseline")]
     pub vantage_map: Vec<(String, String)>,
+    #[command(flatten)]
+    pub input: InputOpts,
 }

@@ -45,6 +45,8 @@ pub struct ScanConfig {
     pub also: Vec<(Format, PathBuf)>,
     /// Print the pre-scan plan line on stderr (off for `probe`'s narrative: one probe needs no plan).
     pub show_plan: bool,
+    /// `--max-input-size`: cap on each inventory and the baseline, in bytes.
+    pub max_input: u64,
 }
 
 impl Default for ScanConfig {
@@ -68,6 +70,7 @@ impl Default for ScanConfig {
             shard: None,
             also: Vec::new(),
             show_plan: true,
+            max_input: crate::input::DEFAULT_MAX_INPUT,
         }
     }
 }
@@ -112,6 +115,7 @@ impl From<&Opts> for ScanConfig {
             shard: o.shard,
             also: o.also.clone(),
             show_plan: true,
+            max_input: o.input.max_input_size,
         }
     }
 }

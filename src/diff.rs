@@ -110,14 +110,9 @@ pub struct Report {
 /// file, and the line for a bad NDJSON line.
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    /// The file could not be read.
-    #[error("{file}: cannot read: {source}")]
-    Io {
-        /// File.
-        file: String,
-        /// Cause.
-        source: io::Error,
-    },
+    /// The file could not be read: I/O error, over the size cap, not UTF-8, a directory.
+    #[error("{0}")]
+    Input(#[from] crate::input::InputError),
     /// An NDJSON line is not a record.
     #[error("{file}:{line}: truncated or malformed record: {message}")]
     Record {
@@ -188,14 +183,16 @@ struct Document {
 }
 
 impl Report {
-    /// Read a report file (NDJSON or JSON, told apart by content).
+    /// Read a report file (NDJSON or JSON, told apart by content; `-` = stdin) of at most
+    /// [`DEFAULT_MAX_INPUT`](crate::input::DEFAULT_MAX_INPUT) bytes.
     pub fn load(path: &Path) -> Result<Report, DiffError> {
-        let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| DiffError::Io {
-            file: source.clone(),
-            source: e,
-        })?;
-        Report::parse(&source, &text)
+        Report::load_capped(path, crate::input::DEFAULT_MAX_INPUT)
+    }
+
+    /// Read a report file, refusing more than `max` bytes.
+    pub fn load_capped(path: &Path, max: u64) -> Result<Report, DiffError> {
+        let file = crate::input::read(path, max)?;
+        Report::parse(&file.label, &file.text)
     }
 
     /// Parse report text; `source` names it in messages.

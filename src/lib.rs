@@ -8,6 +8,7 @@
 //! ([`run`]) → [`report`] sinks (+ [`progress`]) → [`exit::Exit`]**.
 //!
 //! - [`cli`] — clap arguments; [`config`] — the validated settings the core takes.
+//! - [`input`] — reading inventory and report files: size cap, special files, stdin.
 //! - [`inventory`] — YAML → typed, validated targets (errors with file:line:column), lazy expansion.
 //! - [`resolve`] — system resolver, once per name, bounded.
 //! - [`probe`] — one address:port: connect, linger, classify by errno ([`probe::classify`]).
@@ -23,6 +24,7 @@ pub mod demo;
 pub mod diff;
 pub mod dry_run;
 pub mod exit;
+pub mod input;
 pub mod inventory;
 pub mod lab;
 pub mod limits;

@@ -32,14 +32,19 @@ impl Plan {
         } else {
             approximate_counts(inv)
         };
+        // Saturating throughout: an estimate past Duration::MAX reads as "forever", not a panic.
+        let tries = limits.retries.saturating_add(1);
         let per_probe = inv
             .targets
             .iter()
-            .map(|t| t.timeout * (1 + limits.retries) + t.linger)
+            .map(|t| t.timeout.saturating_mul(tries).saturating_add(t.linger))
             .max()
             .unwrap_or_default();
-        let per_probe =
-            per_probe * limits.attempts + limits.attempt_gap * limits.attempts.saturating_sub(1);
+        let per_probe = per_probe.saturating_mul(limits.attempts).saturating_add(
+            limits
+                .attempt_gap
+                .saturating_mul(limits.attempts.saturating_sub(1)),
+        );
         let conc = limits.concurrency.max(1) as u128;
         let per = limits.per_host.max(1) as u128;
         let effective = conc.min(per.saturating_mul(hosts.max(1)));
@@ -48,7 +53,9 @@ impl Plan {
         worst = worst.max(mul(per_probe, waves(busiest, per)));
         if let (Some(rate), true) = (limits.rate, probes > 0) {
             // The last probe starts (probes - 1) / rate after the first, then takes its time.
-            worst = worst.max(Duration::from_secs_f64((probes - 1) as f64 / rate) + per_probe);
+            let spread =
+                Duration::try_from_secs_f64((probes - 1) as f64 / rate).unwrap_or(Duration::MAX);
+            worst = worst.max(spread.saturating_add(per_probe));
         }
         Plan {
             probes,

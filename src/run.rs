@@ -97,13 +97,21 @@ pub async fn scan_into(
         return Exit::Usage;
     }
     let baseline = match &cfg.baseline {
-        Some(p) => match Report::load(p) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                eprintln!("telltale: --baseline: {e}");
-                return Exit::Usage;
+        Some(p) => {
+            let (p, max) = (p.clone(), cfg.max_input);
+            let load = move || Report::load_capped(&p, max);
+            match crate::input::interruptible(&shutdown, load).await {
+                Some(Ok(r)) => Some(r),
+                Some(Err(e)) => {
+                    eprintln!("telltale: --baseline: {e}");
+                    return Exit::Usage;
+                }
+                None => {
+                    eprintln!("telltale: interrupted while reading --baseline: nothing scanned");
+                    return Exit::Incomplete;
+                }
             }
-        },
+        }
         None => None,
     };
     if let Some(old) = &baseline {
@@ -135,6 +143,10 @@ pub async fn scan_into(
     meta.inventory_probes = u64::try_from(inv.total_probes()).unwrap_or(u64::MAX);
     meta.shard = cfg.shard.map(|(k, n)| format!("{k}/{n}").into());
     let plan = Plan::of(&inv, &limits);
+    if shutdown.is_set() {
+        eprintln!("telltale: interrupted before scanning: nothing scanned");
+        return Exit::Incomplete;
+    }
     if cfg.show_plan {
         eprintln!("telltale: {plan}");
     }

@@ -6,9 +6,11 @@
 //! flattened enums: they lose the position and turn a typo into a silent default.
 //! serde_yaml is used in this module only.
 
+mod duration;
 mod expand;
 mod host;
 mod ports;
+mod yaml;
 
 use std::fmt;
 use std::path::Path;
@@ -18,11 +20,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+pub use duration::{ATTEMPT_GAP, Bounds, LINGER, TIMEOUT, parse_duration};
 pub use expand::{Probe, Probes};
 pub use host::Host;
 pub use ports::{PortSet, parse_list as parse_port_list};
 
+use crate::input::{self, InputError};
 use crate::verdict::{Expect, ExpectSpec};
+use duration::{Dur, LingerKey, TimeoutKey};
 
 /// Inventories expanding to more probes than this are refused unless `--allow-large`.
 pub const LARGE_INVENTORY: u128 = 1 << 20;
@@ -62,6 +67,18 @@ impl fmt::Display for InventoryError {
 }
 
 impl std::error::Error for InventoryError {}
+
+impl From<InputError> for InventoryError {
+    fn from(e: InputError) -> Self {
+        InventoryError {
+            file: e.file,
+            line: e.line,
+            column: e.column,
+            message: e.message,
+            local: e.local,
+        }
+    }
+}
 
 /// Settings from the command line that override each file's `defaults:` (per-target keys still win).
 #[derive(Clone, Copy, Debug, Default)]
@@ -177,23 +194,22 @@ impl Excludes {
 }
 
 impl Inventory {
-    /// Load and merge several files in order.
+    /// Load and merge several files in order (`-` = stdin), each at most
+    /// [`input::DEFAULT_MAX_INPUT`] bytes.
     pub fn load(paths: &[impl AsRef<Path>], ov: Overrides) -> Result<Inventory, InventoryError> {
+        Inventory::load_capped(paths, ov, input::DEFAULT_MAX_INPUT)
+    }
+
+    /// Load and merge several files in order (`-` = stdin), refusing any file over `max` bytes.
+    pub fn load_capped(
+        paths: &[impl AsRef<Path>],
+        ov: Overrides,
+        max: u64,
+    ) -> Result<Inventory, InventoryError> {
         let mut inv = Inventory::default();
         for p in paths {
-            let path = p.as_ref();
-            let label = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| InventoryError {
-                file: label.clone(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read inventory: {e}"),
-                local: matches!(
-                    e.raw_os_error(),
-                    Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
-                ),
-            })?;
-            inv.add_text(&label, &text, ov)?;
+            let file = input::read(p.as_ref(), max)?;
+            inv.add_text(&file.label, &file.text, ov)?;
         }
         inv.dedupe();
         Ok(inv)
@@ -206,7 +222,7 @@ impl Inventory {
         text: &str,
         ov: Overrides,
     ) -> Result<(), InventoryError> {
-        let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml::error(file, text, &e))?;
         for ExcludeItem(e) in raw.exclude {
             self.excludes.add(&e).map_err(|message| InventoryError {
                 file: file.to_string(),
@@ -407,66 +423,6 @@ impl Inventory {
     }
 }
 
-fn yaml_error(file: &str, e: &serde_yaml::Error) -> InventoryError {
-    let mut message = e.to_string();
-    let (line, column) = match e.location() {
-        Some(loc) => {
-            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
-            if let Some(i) = message.find(&suffix) {
-                message.replace_range(i..i + suffix.len(), "");
-            }
-            (loc.line(), loc.column())
-        }
-        None => (0, 0),
-    };
-    InventoryError {
-        file: file.to_string(),
-        line,
-        column,
-        message,
-        local: false,
-    }
-}
-
-/// A duration like `3s`, `500ms`, `1m`; a bare `0` means zero.
-#[derive(Clone, Copy, Debug)]
-struct Dur(Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Dur;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration like 3s or 500ms")
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Dur, E> {
-                if n == 0 {
-                    Ok(Dur(Duration::ZERO))
-                } else {
-                    Err(E::custom(format!(
-                        "bare number {n}, expected a duration with a unit like {n}s or {n}ms"
-                    )))
-                }
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
-                parse_duration(s).map(Dur).map_err(E::custom)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Parse `3s`, `500ms`, `0`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("bad duration `{s}` ({e}), expected e.g. 3s or 500ms"))
-}
-
 impl<'de> Deserialize<'de> for Expect {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -573,8 +529,8 @@ struct RawFile {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawDefaults {
-    timeout: Option<Dur>,
-    linger: Option<Dur>,
+    timeout: Option<Dur<TimeoutKey>>,
+    linger: Option<Dur<LingerKey>>,
     expect: Option<ExpectSpec>,
 }
 
@@ -631,8 +587,8 @@ struct RawTarget {
     ports: PortSet,
     expect: Option<ExpectSpec>,
     tags: Vec<String>,
-    timeout: Option<Dur>,
-    linger: Option<Dur>,
+    timeout: Option<Dur<TimeoutKey>>,
+    linger: Option<Dur<LingerKey>>,
     control: bool,
 }
 
@@ -685,8 +641,12 @@ impl<'de> Visitor<'de> for TargetVisitor {
                 Field::Ports => set(&mut ports, map.next_value::<PortSet>()?, "ports")?,
                 Field::Expect => set(&mut expect, map.next_value::<ExpectSpec>()?, "expect")?,
                 Field::Tags => set(&mut tags, map.next_value::<Vec<String>>()?, "tags")?,
-                Field::Timeout => set(&mut timeout, map.next_value::<Dur>()?, "timeout")?,
-                Field::Linger => set(&mut linger, map.next_value::<Dur>()?, "linger")?,
+                Field::Timeout => set(
+                    &mut timeout,
+                    map.next_value::<Dur<TimeoutKey>>()?,
+                    "timeout",
+                )?,
+                Field::Linger => set(&mut linger, map.next_value::<Dur<LingerKey>>()?, "linger")?,
                 Field::Control => set(&mut control, map.next_value::<bool>()?, "control")?,
             }
         }
