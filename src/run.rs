@@ -119,6 +119,14 @@ pub async fn scan_into(
     meta.shard = cfg.shard.map(|(k, n)| format!("{k}/{n}").into());
     let plan = Plan::of(&inv, &limits);
     eprintln!("telltale: {plan}");
+    if plan.probes == 0 && plan.excluded > 0 {
+        // Excludes left nothing: a scan of nothing must not read as a pass.
+        eprintln!(
+            "telltale: every probe is excluded ({} by exclude: and --exclude): nothing scanned",
+            plan.excluded
+        );
+        return Exit::Usage;
+    }
     if cfg.dry_run {
         return dry_run(&inv);
     }
@@ -193,6 +201,14 @@ pub async fn scan_into(
         return output_failed(&e);
     }
     let exit = summary.exit();
+    if summary.total == 0 && summary.excluded > 0 && !summary.interrupted {
+        // Only known after resolution: every address the names gave is excluded.
+        eprintln!(
+            "telltale: every probe is excluded ({} after resolving names, by exclude: and --exclude): nothing scanned",
+            summary.excluded
+        );
+        return exit.max(Exit::Usage);
+    }
     match (baseline, kept) {
         (Some(old), Some(records)) => drift_section(&old, records, cfg, exit),
         _ => exit,
@@ -416,11 +432,13 @@ fn output_failed(e: &io::Error) -> Exit {
     Exit::Incomplete
 }
 
+/// Every distinct name of this shard, in inventory order (a set, not a scan of the list per name).
 fn dedup_names(inv: &Inventory) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
     let mut names: Vec<String> = Vec::new();
     for t in inv.targets.iter().filter(|t| inv.in_shard(t)) {
         if let Host::Name(n) = &t.host {
-            if !names.contains(n) {
+            if seen.insert(n.as_str()) {
                 names.push(n.clone());
             }
         }

@@ -6,6 +6,9 @@
 //! flattened enums: they lose the position and turn a typo into a silent default.
 //! serde_yaml is used in this module only.
 
+mod dedup;
+mod depth;
+mod excludes;
 mod expand;
 mod host;
 mod ports;
@@ -18,6 +21,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+pub use depth::MAX_DEPTH;
+pub use excludes::Excludes;
 pub use expand::{Probe, Probes};
 pub use host::Host;
 pub use ports::{PortSet, parse_list as parse_port_list};
@@ -123,57 +128,8 @@ pub struct Inventory {
     digest_input: Vec<u8>,
     /// `--shard K/N`: only probes whose index is K-1 modulo N.
     shard: Option<(u32, u32)>,
-}
-
-/// Addresses, CIDR blocks and names that are never probed; applied after expansion (and to the
-/// addresses a name resolves to).
-#[derive(Clone, Debug, Default)]
-pub struct Excludes {
-    nets: Vec<ipnet::IpNet>,
-    names: Vec<String>,
-}
-
-impl Excludes {
-    /// Add one entry: an address, a CIDR block or a name.
-    pub fn add(&mut self, s: &str) -> Result<(), String> {
-        let s = s.trim();
-        if let Ok(ip) = s.parse::<std::net::IpAddr>() {
-            self.nets.push(ipnet::IpNet::from(ip));
-        } else if let Ok(net) = s.parse::<ipnet::IpNet>() {
-            self.nets.push(net.trunc());
-        } else if matches!(Host::parse(s), Ok(Host::Name(_))) {
-            self.names.push(s.to_ascii_lowercase());
-        } else {
-            return Err(format!(
-                "bad exclude `{s}`, expected an address, a CIDR block or a name"
-            ));
-        }
-        Ok(())
-    }
-
-    /// Whether nothing is excluded.
-    pub fn is_empty(&self) -> bool {
-        self.nets.is_empty() && self.names.is_empty()
-    }
-
-    /// Whether `ip` is excluded.
-    pub fn ip(&self, ip: std::net::IpAddr) -> bool {
-        self.nets.iter().any(|n| n.contains(&ip))
-    }
-
-    /// Whether the name is excluded.
-    pub fn name(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name)
-    }
-
-    /// Whether a probe is excluded before resolution.
-    pub fn probe(&self, p: &Probe) -> bool {
-        match (&p.target.host, p.addr) {
-            (_, Some(ip)) => self.ip(ip),
-            (Host::Name(n), None) => self.name(n),
-            _ => false,
-        }
-    }
+    /// Entries whose own port list repeats ports (warned about up to a cap).
+    listed_twice: usize,
 }
 
 impl Inventory {
@@ -206,6 +162,14 @@ impl Inventory {
         text: &str,
         ov: Overrides,
     ) -> Result<(), InventoryError> {
+        // Bound the nesting before libyaml sees it: its cost grows with the square of the depth.
+        depth::check(text).map_err(|e| InventoryError {
+            file: file.to_string(),
+            line: e.line,
+            column: e.column,
+            message: e.message(),
+            local: false,
+        })?;
         let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
         for ExcludeItem(e) in raw.exclude {
             self.excludes.add(&e).map_err(|message| InventoryError {
@@ -227,13 +191,9 @@ impl Inventory {
             .or(defaults.linger.map(|d| d.0))
             .unwrap_or(DEFAULT_LINGER);
         let file_expect = defaults.expect;
+        let first_new = self.targets.len();
         for (index, t) in raw.targets.into_iter().enumerate() {
-            if !t.ports.repeated.is_empty() {
-                self.warnings.push(format!(
-                    "{file}: targets[{index}] ({}) lists port(s) {:?} more than once; each is probed once",
-                    t.host, t.ports.repeated
-                ));
-            }
+            self.note_listed_twice(&file, index, &t.host, &t.ports);
             self.targets.push(Arc::new(Target {
                 file: file.clone(),
                 index,
@@ -254,41 +214,32 @@ impl Inventory {
         }
         self.digest_input.extend_from_slice(text.as_bytes());
         self.digest_input.push(0);
-        self.reindex();
+        self.reindex_from(first_new);
         Ok(())
     }
 
-    /// Warn about entries that repeat (name, host, port) of an earlier entry, and drop the repeats
-    /// so that every (name, address, port) yields exactly one record.
-    fn dedupe(&mut self) {
-        for i in 1..self.targets.len() {
-            let (earlier, rest) = self.targets.split_at_mut(i);
-            let t = &mut rest[0];
-            for e in earlier.iter() {
-                if e.name != t.name || e.host != t.host {
-                    continue;
-                }
-                let dup = t.ports.intersection(&e.ports);
-                if dup.is_empty() {
-                    continue;
-                }
-                self.warnings.push(format!(
-                    "{}: targets[{}] ({}) repeats port(s) {dup} of {}: targets[{}]; probed once, with the first entry's settings",
-                    t.file, t.index, t.host, e.file, e.index
-                ));
-                if let Some(tm) = Arc::get_mut(t) {
-                    tm.ports = tm.ports.difference(&e.ports);
-                }
-            }
-        }
-        self.targets.retain(|t| !t.ports.is_empty());
-        self.reindex();
+    /// Parse one file's text into a complete inventory (as [`Inventory::load`] does for files):
+    /// validated, with repeated ports dropped and warned about.
+    pub fn parse_str(file: &str, text: &str, ov: Overrides) -> Result<Inventory, InventoryError> {
+        let mut inv = Inventory::default();
+        inv.add_text(file, text, ov)?;
+        inv.dedupe();
+        Ok(inv)
     }
 
     /// Recompute every target's `first_index` (expansion order over all files).
     fn reindex(&mut self) {
-        let mut next = 0u128;
-        for t in &mut self.targets {
+        self.reindex_from(0);
+    }
+
+    /// Recompute `first_index` of the targets from position `from` on (the earlier ones keep
+    /// theirs): adding a file costs its own targets, not the whole inventory again.
+    fn reindex_from(&mut self, from: usize) {
+        let mut next = match from.checked_sub(1).and_then(|i| self.targets.get(i)) {
+            Some(t) => t.first_index.saturating_add(t.probe_count()),
+            None => 0,
+        };
+        for t in self.targets.iter_mut().skip(from) {
             let count = t.probe_count();
             if let Some(tm) = Arc::get_mut(t) {
                 tm.first_index = next;
@@ -320,6 +271,19 @@ impl Inventory {
     /// Scan only shard `k` of `n` (1 ≤ k ≤ n) from now on.
     pub fn set_shard(&mut self, k: u32, n: u32) {
         self.shard = (k >= 1 && k <= n && n > 1).then_some((k, n));
+    }
+
+    /// Probes of target `t` in this run's shard (all of them when not sharded).
+    pub fn probes_in_shard(&self, t: &Target) -> u128 {
+        let count = t.probe_count();
+        let Some((k, n)) = self.shard else {
+            return count;
+        };
+        let (k, n) = (u128::from(k - 1), u128::from(n));
+        // Indices i in [first, first + count) with i % n == k: those below `end` minus those
+        // below `first`.
+        let below = |end: u128| if end > k { (end - k - 1) / n + 1 } else { 0 };
+        below(t.first_index.saturating_add(count)) - below(t.first_index)
     }
 
     /// Whether target `t` has at least one probe in this run's shard.
