@@ -7,7 +7,9 @@
 //! whole inventory is O(n log n), not a comparison of every pair of entries. Warnings are
 //! summarised (a few ranges and "and N more") and at most [`WARN_LINES`] of each kind are listed.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound::{Excluded, Included};
 use std::sync::Arc;
 
 use super::{Host, Inventory, PortSet};
@@ -21,13 +23,16 @@ const SHOWN_RANGES: usize = 5;
 /// Earlier entries named in one "repeats ports of" warning.
 const SHOWN_OWNERS: usize = 3;
 
-/// `1,3,5-9` for a few ranges; `1,3,5,7,9 and 32763 more (32768 in all)` for many.
+/// Ports in sorted, disjoint ranges.
+pub fn port_count(ranges: &[(u16, u16)]) -> u64 {
+    ranges
+        .iter()
+        .map(|&(lo, hi)| u64::from(hi) - u64::from(lo) + 1)
+        .sum()
+}
+
+/// `1,3,5-9` for a few ranges; `1,3,5,7,9 and 32763 more` for many.
 pub fn summarise(ranges: &[(u16, u16)]) -> String {
-    let ports = |r: &[(u16, u16)]| -> u64 {
-        r.iter()
-            .map(|&(lo, hi)| u64::from(hi) - u64::from(lo) + 1)
-            .sum()
-    };
     let shown = &ranges[..ranges.len().min(SHOWN_RANGES)];
     let mut s = shown
         .iter()
@@ -41,8 +46,7 @@ pub fn summarise(ranges: &[(u16, u16)]) -> String {
         .collect::<Vec<_>>()
         .join(",");
     if shown.len() < ranges.len() {
-        let rest = ports(&ranges[shown.len()..]);
-        s.push_str(&format!(" and {rest} more ({} in all)", ports(ranges)));
+        s.push_str(&format!(" and {} more", port_count(&ranges[shown.len()..])));
     }
     s
 }
@@ -56,8 +60,10 @@ impl Inventory {
         }
         self.listed_twice += 1;
         if self.listed_twice <= WARN_LINES {
+            let n = port_count(&p.repeated);
             self.warnings.push(format!(
-                "{file}: targets[{index}] ({host}) lists port(s) {} more than once; each is probed once",
+                "{file}: targets[{index}] ({host}) lists {n} port{} more than once: {}; each is probed once",
+                if n == 1 { "" } else { "s" },
                 summarise(&p.repeated)
             ));
         }
@@ -73,77 +79,103 @@ impl Inventory {
             ));
         }
         self.listed_twice = 0;
-        let mut groups: HashMap<(Option<&str>, &Host), Vec<usize>> = HashMap::new();
-        for (i, t) in self.targets.iter().enumerate() {
-            groups
-                .entry((t.name.as_deref(), &t.host))
-                .or_default()
-                .push(i);
-        }
-        let groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
-        // (entry, warning, ports dropped), sorted by entry at the end.
-        let mut found: Vec<(usize, String, u64)> = Vec::new();
-        for group in groups {
-            let mut claims = Claims::default();
-            for i in group {
-                let (kept, dup) = claims.claim(self.targets[i].ports.ranges());
-                if dup.is_empty() {
-                    claims.record(&kept, i);
-                    continue;
-                }
-                let (owners, more) = claims.owners_of(&dup);
-                claims.record(&kept, i);
-                let t = &self.targets[i];
-                let mut of: Vec<String> = owners
-                    .iter()
-                    .map(|&o| {
-                        let e = &self.targets[o];
-                        format!("{}: targets[{}]", e.file, e.index)
-                    })
-                    .collect();
-                let of = match more {
-                    More::No => of.join(", "),
-                    More::Yes => {
-                        of.push("other entries".into());
-                        of.join(", ")
+        // Entries of one (name, host) as a linked list in entry order: `next[i]` is the
+        // following entry with the same key (no allocation per group).
+        let n = self.targets.len();
+        let mut next = vec![usize::MAX; n];
+        let mut heads: Vec<usize> = Vec::new();
+        {
+            let mut ends: HashMap<(Option<&str>, &Host), (usize, usize)> = HashMap::new();
+            for (i, t) in self.targets.iter().enumerate() {
+                match ends.entry((t.name.as_deref(), &t.host)) {
+                    Entry::Occupied(mut e) => {
+                        let (head, tail) = *e.get();
+                        if head == tail {
+                            heads.push(head);
+                        }
+                        next[tail] = i;
+                        e.insert((head, i));
                     }
-                    More::Maybe => format!("{} (and maybe others)", of.join(", ")),
-                };
-                let dropped = PortSet::from_ranges(dup.clone()).len();
-                found.push((
-                    i,
-                    format!(
-                        "{}: targets[{}] ({}) repeats port(s) {} of {of}; probed once, with the first entry's settings",
-                        t.file,
-                        t.index,
-                        t.host,
-                        summarise(&dup)
-                    ),
-                    dropped,
-                ));
-                if let Some(tm) = Arc::get_mut(&mut self.targets[i]) {
-                    tm.ports = PortSet::from_ranges(kept);
+                    Entry::Vacant(e) => {
+                        e.insert((i, i));
+                    }
                 }
             }
         }
-        found.sort_unstable_by_key(|f| f.0);
-        let (mut extra, mut dropped) = (0usize, 0u64);
-        for (n, (_, w, d)) in found.into_iter().enumerate() {
-            if n < WARN_LINES {
-                self.warnings.push(w);
-            } else {
-                extra += 1;
-                dropped += d;
+        let mut found: Vec<Found> = Vec::new();
+        for head in heads {
+            let mut claims = Claims::default();
+            let mut i = head;
+            while i != usize::MAX {
+                let (kept, dup) = claims.claim(self.targets[i].ports.ranges());
+                if !dup.is_empty() {
+                    let (owners, more) = claims.owners_of(&dup);
+                    found.push(Found {
+                        entry: i,
+                        dup,
+                        owners,
+                        more,
+                    });
+                    if let Some(tm) = Arc::get_mut(&mut self.targets[i]) {
+                        tm.ports = PortSet::from_ranges(kept.clone());
+                    }
+                }
+                claims.record(&kept, i);
+                i = next[i];
             }
         }
-        if extra > 0 {
+        found.sort_unstable_by_key(|f| f.entry);
+        for f in found.iter().take(WARN_LINES) {
+            let w = self.repeat_warning(f);
+            self.warnings.push(w);
+        }
+        if let Some(rest) = found.get(WARN_LINES..).filter(|r| !r.is_empty()) {
+            let dropped: u64 = rest.iter().map(|f| port_count(&f.dup)).sum();
             self.warnings.push(format!(
-                "... and {extra} more entries repeat ports of earlier entries ({dropped} repeated ports dropped)"
+                "... and {} more entries repeat ports of earlier entries ({dropped} repeated ports dropped)",
+                rest.len()
             ));
         }
         self.targets.retain(|t| !t.ports.is_empty());
         self.reindex();
     }
+}
+
+impl Inventory {
+    fn repeat_warning(&self, f: &Found) -> String {
+        let t = &self.targets[f.entry];
+        let mut of: Vec<String> = f
+            .owners
+            .iter()
+            .map(|&o| {
+                let e = &self.targets[o];
+                format!("{}: targets[{}]", e.file, e.index)
+            })
+            .collect();
+        let of = match f.more {
+            More::No => of.join(", "),
+            More::Yes => {
+                of.push("other entries".into());
+                of.join(", ")
+            }
+            More::Maybe => format!("{} (and maybe others)", of.join(", ")),
+        };
+        format!(
+            "{}: targets[{}] ({}) repeats port(s) {} of {of}; probed once, with the first entry's settings",
+            t.file,
+            t.index,
+            t.host,
+            summarise(&f.dup)
+        )
+    }
+}
+
+/// An entry that repeats ports of earlier ones.
+struct Found {
+    entry: usize,
+    dup: Vec<(u16, u16)>,
+    owners: Vec<usize>,
+    more: More,
 }
 
 /// Whether a warning named every earlier entry.
@@ -152,6 +184,9 @@ enum More {
     Yes,
     Maybe,
 }
+
+/// Sorted, disjoint port ranges.
+type Ranges = Vec<(u16, u16)>;
 
 /// Ports claimed so far by the entries of one (name, host) group.
 #[derive(Default)]
@@ -166,7 +201,7 @@ impl Claims {
     /// Split `ranges` (sorted, disjoint) into the ports nobody claimed yet and the repeated
     /// ones, and claim them all. Every merged range it touches is folded into one, so the work
     /// is amortised over the ranges ever inserted.
-    fn claim(&mut self, ranges: &[(u16, u16)]) -> (Vec<(u16, u16)>, Vec<(u16, u16)>) {
+    fn claim(&mut self, ranges: &[(u16, u16)]) -> (Ranges, Ranges) {
         let (mut kept, mut dup) = (Vec::new(), Vec::new());
         let narrow = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
         for &(lo, hi) in ranges {
@@ -222,7 +257,8 @@ impl Claims {
                 .range(..=lo)
                 .next_back()
                 .filter(|(_, (e, _))| *e >= lo);
-            for (_, &(_, who)) in first.into_iter().chain(self.owners.range(lo + 1..=hi)) {
+            let rest = self.owners.range((Excluded(lo), Included(hi)));
+            for (_, &(_, who)) in first.into_iter().chain(rest) {
                 steps += 1;
                 if !out.contains(&who) {
                     if out.len() == SHOWN_OWNERS {
@@ -251,7 +287,34 @@ mod tests {
         assert_eq!(summarise(&[(22, 22), (80, 81)]), "22,80-81");
         let odd: Vec<(u16, u16)> = (0..30_000u16).map(|i| (2 * i + 1, 2 * i + 1)).collect();
         let s = summarise(&odd);
-        assert_eq!(s, "1,3,5,7,9 and 29995 more (30000 in all)");
+        assert_eq!(s, "1,3,5,7,9 and 29995 more");
+        assert_eq!(port_count(&odd), 30_000);
+    }
+
+    #[test]
+    fn single_ports_repeated_across_entries_and_files() {
+        let ov = super::super::Overrides::default();
+        let mut inv = Inventory::default();
+        let one =
+            "targets:\n  - {host: 127.0.0.1, port: 80}\n  - {host: 127.0.0.1, ports: [80, 81]}\n";
+        inv.add_text("a.yaml", one, ov).unwrap();
+        inv.add_text(
+            "b.yaml",
+            "targets:\n  - {host: 127.0.0.1, ports: \"79-81\"}\n",
+            ov,
+        )
+        .unwrap();
+        inv.dedupe();
+        assert_eq!(
+            inv.warnings,
+            vec![
+                "a.yaml: targets[1] (127.0.0.1) repeats port(s) 80 of a.yaml: targets[0]; probed once, with the first entry's settings",
+                "b.yaml: targets[0] (127.0.0.1) repeats port(s) 80-81 of a.yaml: targets[0], a.yaml: targets[1]; probed once, with the first entry's settings",
+            ]
+        );
+        let ports: Vec<String> = inv.targets.iter().map(|t| t.ports.to_string()).collect();
+        assert_eq!(ports, vec!["80", "81", "79"]);
+        assert_eq!(inv.probes().count(), 3);
     }
 
     #[test]
@@ -262,6 +325,8 @@ mod tests {
         assert_eq!(c.claim(&[(25, 35)]), (vec![(31, 35)], vec![(25, 30)]));
         c.record(&[(31, 35)], 1);
         assert_eq!(c.owners_of(&[(25, 32)]).0, vec![0, 1]);
+        assert_eq!(c.owners_of(&[(31, 31)]).0, vec![1]);
+        assert_eq!(c.owners_of(&[(20, 20), (35, 35)]).0, vec![0, 1]);
         assert_eq!(
             c.claim(&[(1, 19), (36, 65535)]),
             (vec![(1, 19), (36, 65535)], vec![])

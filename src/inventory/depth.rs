@@ -244,7 +244,7 @@ impl Scan<'_> {
     /// Anchor, alias or tag: up to the next blank (or flow indicator inside a flow collection).
     fn property(&mut self) {
         self.bump();
-        while !blankz(self.peek(0)) && !(self.flow > 0 && flow_indicator(self.peek(0))) {
+        while !(blankz(self.peek(0)) || (self.flow > 0 && flow_indicator(self.peek(0)))) {
             self.bump();
         }
     }

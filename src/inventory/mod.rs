@@ -11,6 +11,7 @@ mod depth;
 mod excludes;
 mod expand;
 mod host;
+mod locate;
 mod ports;
 
 use std::fmt;
@@ -170,7 +171,7 @@ impl Inventory {
             message: e.message(),
             local: false,
         })?;
-        let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e))?;
         for ExcludeItem(e) in raw.exclude {
             self.excludes.add(&e).map_err(|message| InventoryError {
                 file: file.to_string(),
@@ -371,7 +372,7 @@ impl Inventory {
     }
 }
 
-fn yaml_error(file: &str, e: &serde_yaml::Error) -> InventoryError {
+fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> InventoryError {
     let mut message = e.to_string();
     let (line, column) = match e.location() {
         Some(loc) => {
@@ -379,9 +380,9 @@ fn yaml_error(file: &str, e: &serde_yaml::Error) -> InventoryError {
             if let Some(i) = message.find(&suffix) {
                 message.replace_range(i..i + suffix.len(), "");
             }
-            (loc.line(), loc.column())
+            locate::within_text(text, loc.line(), loc.column())
         }
-        None => (0, 0),
+        None => locate::unpositioned(text, &message),
     };
     InventoryError {
         file: file.to_string(),
