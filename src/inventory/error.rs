@@ -1,4 +1,4 @@
-//! Positions for serde_yaml errors: every inventory error names a line and a column.
+//! Inventory errors and their positions: every inventory error names a line and a column.
 //!
 //! serde_yaml attaches a position to most errors, but not to all: a second document, the
 //! alias-repetition limit (billion laughs), merge-key (`<<`) misuse, an empty tag and the end of
@@ -6,8 +6,63 @@
 //! on a line past the last. This module finds the place in the text that such an error is about.
 //! Lines are broken as libyaml breaks them (LF, CR, CRLF, NEL, LS, PS); columns count characters.
 
+use std::fmt;
+
+/// An inventory error, positioned in its file.
+#[derive(Debug)]
+pub struct InventoryError {
+    /// File as given on the command line.
+    pub file: String,
+    /// 1-based line (0 when the error has no position, e.g. the file cannot be read).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What was wrong and what was expected.
+    pub message: String,
+    /// The file could not be read because of this host (fds, memory), not because it is wrong.
+    pub local: bool,
+}
+
+impl fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for InventoryError {}
+
+/// An [`InventoryError`] from a serde_yaml error, positioned inside `text`.
+pub(super) fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> InventoryError {
+    let mut message = e.to_string();
+    let (line, column) = match e.location() {
+        Some(loc) => {
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            if let Some(i) = message.find(&suffix) {
+                message.replace_range(i..i + suffix.len(), "");
+            }
+            within_text(text, loc.line(), loc.column())
+        }
+        None => unpositioned(text, &message),
+    };
+    InventoryError {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+        local: false,
+    }
+}
+
 /// Clamp a serde_yaml position into the text (the end of the stream may lie past the last line).
-pub fn within_text(text: &str, line: usize, column: usize) -> (usize, usize) {
+fn within_text(text: &str, line: usize, column: usize) -> (usize, usize) {
     let end = end_of(text);
     if line > end.0 {
         end
@@ -17,7 +72,7 @@ pub fn within_text(text: &str, line: usize, column: usize) -> (usize, usize) {
 }
 
 /// Where an error without a position is about, judged by its message.
-pub fn unpositioned(text: &str, message: &str) -> (usize, usize) {
+fn unpositioned(text: &str, message: &str) -> (usize, usize) {
     let found = if message.contains("more than one document") {
         second_document(text)
     } else if message.contains("repetition limit") {
