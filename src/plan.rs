@@ -1,8 +1,12 @@
 //! Before the scan: how big and how long. The worst case assumes every probe waits its full
 //! timeout (all retries and attempts used) plus its linger window, in waves of the effective
 //! concurrency, and that the busiest host and the rate limit can only make it longer.
+//!
+//! Names are not resolved before the scan (`--dry-run` must send nothing), so a name counts one
+//! probe per port and the line says so: "1 probe to 1 name (per address; addresses not yet
+//! known)".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -18,6 +22,10 @@ pub struct Plan {
     pub excluded: u128,
     /// Distinct hosts (addresses, and names as one each).
     pub hosts: u128,
+    /// Of `probes`, those to names (one per port; each address a name resolves to gets them all).
+    pub name_probes: u128,
+    /// Of `hosts`, the names.
+    pub names: u128,
     /// Concurrency after the per-host cap: min(concurrency, per_host × hosts).
     pub effective_concurrency: u128,
     /// Worst-case wall time.
@@ -27,7 +35,14 @@ pub struct Plan {
 impl Plan {
     /// Compute the plan; iterates the probes only when excludes must be applied.
     pub fn of(inv: &Inventory, limits: &Limits) -> Plan {
-        let (probes, excluded, hosts, busiest) = if inv.probe_count() <= LARGE_INVENTORY {
+        let Counts {
+            probes,
+            excluded,
+            hosts,
+            busiest,
+            name_probes,
+            names,
+        } = if inv.probe_count() <= LARGE_INVENTORY {
             exact_counts(inv)
         } else {
             approximate_counts(inv)
@@ -61,6 +76,8 @@ impl Plan {
             probes,
             excluded,
             hosts,
+            name_probes,
+            names,
             effective_concurrency: effective,
             worst,
         }
@@ -72,15 +89,27 @@ impl Plan {
 /// CIDR sweep) and the host figures are approximated; the probe counts stay exact.
 const HOSTS_TRACKED: usize = 1 << 16;
 
-fn exact_counts(inv: &Inventory) -> (u128, u128, u128, u128) {
+/// What one walk (or estimate) of the probes found.
+#[derive(Default)]
+struct Counts {
+    probes: u128,
+    excluded: u128,
+    hosts: u128,
+    busiest: u128,
+    name_probes: u128,
+    names: u128,
+}
+
+fn exact_counts(inv: &Inventory) -> Counts {
     let mut per_host: HashMap<HostKey, u128> = HashMap::new();
-    let (mut kept, mut skipped, mut overflow) = (0u128, 0u128, false);
+    let mut names: HashSet<&str> = HashSet::new();
+    let (mut c, mut overflow) = (Counts::default(), false);
     for p in inv.probes() {
         if inv.excludes.probe(&p) {
-            skipped += 1;
+            c.excluded += 1;
             continue;
         }
-        kept += 1;
+        c.probes += 1;
         if overflow {
             continue;
         }
@@ -96,26 +125,50 @@ fn exact_counts(inv: &Inventory) -> (u128, u128, u128, u128) {
         }
         *per_host.entry(key).or_default() += 1;
     }
-    if overflow {
-        let (_, _, hosts, busiest) = approximate_counts(inv);
-        return (kept, skipped, hosts, busiest);
+    // Names are few next to their probes: count them per target, not per probe.
+    for t in inv.targets.iter().filter(|t| inv.in_shard(t)) {
+        if let Host::Name(n) = &t.host {
+            if !inv.excludes.name(n) {
+                c.name_probes += inv.probes_in_shard(t);
+                names.insert(n.as_str());
+            }
+        }
     }
-    let busiest = per_host.values().copied().max().unwrap_or(0);
-    (kept, skipped, per_host.len() as u128, busiest)
+    c.names = names.len() as u128;
+    if overflow {
+        let approx = approximate_counts(inv);
+        return Counts {
+            hosts: approx.hosts,
+            busiest: approx.busiest,
+            ..c
+        };
+    }
+    c.busiest = per_host.values().copied().max().unwrap_or(0);
+    c.hosts = per_host.len() as u128;
+    c
 }
 
 /// For inventories too large to walk: hosts by address count per distinct host entry.
-fn approximate_counts(inv: &Inventory) -> (u128, u128, u128, u128) {
+fn approximate_counts(inv: &Inventory) -> Counts {
     let mut per_host: HashMap<&Host, u128> = HashMap::new();
+    let mut c = Counts::default();
     for t in &inv.targets {
         *per_host.entry(&t.host).or_default() += u128::from(t.ports.len());
+        if matches!(t.host, Host::Name(_)) {
+            c.name_probes += inv.probes_in_shard(t);
+        }
     }
-    let hosts = per_host
+    c.hosts = per_host
         .keys()
         .map(|h| h.address_count())
         .fold(0, u128::saturating_add);
-    let busiest = per_host.values().copied().max().unwrap_or(0);
-    (inv.probe_count(), 0, hosts, busiest)
+    c.names = per_host
+        .keys()
+        .filter(|h| matches!(h, Host::Name(_)))
+        .count() as u128;
+    c.busiest = per_host.values().copied().max().unwrap_or(0);
+    c.probes = inv.probe_count();
+    c
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -129,9 +182,36 @@ fn mul(d: Duration, n: u128) -> Duration {
         .unwrap_or(Duration::MAX)
 }
 
+/// `1 probe`, `2 probes`.
+fn count(n: u128, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} probes to {} hosts", self.probes, self.hosts)?;
+        let (addr_probes, addr_hosts) = (
+            self.probes.saturating_sub(self.name_probes),
+            self.hosts.saturating_sub(self.names),
+        );
+        if addr_probes > 0 || self.name_probes == 0 {
+            write!(
+                f,
+                "{} to {}",
+                count(addr_probes, "probe", "probes"),
+                count(addr_hosts, "host", "hosts")
+            )?;
+            if self.name_probes > 0 {
+                f.write_str(" and ")?;
+            }
+        }
+        if self.name_probes > 0 {
+            write!(
+                f,
+                "{} to {} (per address; addresses not yet known)",
+                count(self.name_probes, "probe", "probes"),
+                count(self.names, "name", "names")
+            )?;
+        }
         if self.excluded > 0 {
             write!(f, " ({} excluded)", self.excluded)?;
         }

@@ -150,6 +150,14 @@ pub async fn scan_into(
     if cfg.show_plan {
         eprintln!("telltale: {plan}");
     }
+    if plan.probes == 0 && plan.excluded > 0 {
+        // Excludes left nothing: a scan of nothing must not read as a pass.
+        eprintln!(
+            "telltale: every probe is excluded ({} by exclude: and --exclude): nothing scanned",
+            plan.excluded
+        );
+        return Exit::Usage;
+    }
     if cfg.dry_run {
         if cfg.output.is_some() || !cfg.also.is_empty() {
             eprintln!(
@@ -229,6 +237,14 @@ pub async fn scan_into(
         return output_failed(&e);
     }
     let exit = summary.exit();
+    if summary.total == 0 && summary.excluded > 0 && !summary.interrupted {
+        // Only known after resolution: every address the names gave is excluded.
+        eprintln!(
+            "telltale: every probe is excluded ({} after resolving names, by exclude: and --exclude): nothing scanned",
+            summary.excluded
+        );
+        return exit.max(Exit::Usage);
+    }
     match (baseline, kept) {
         (Some(old), Some(records)) => drift_section(&old, records, cfg, exit),
         _ => exit,
@@ -462,11 +478,13 @@ fn output_failed(e: &io::Error) -> Exit {
     crate::exit::output_failed("telltale", e)
 }
 
+/// Every distinct name of this shard, in inventory order (a set, not a scan of the list per name).
 fn dedup_names(inv: &Inventory) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
     let mut names: Vec<String> = Vec::new();
     for t in inv.targets.iter().filter(|t| inv.in_shard(t)) {
         if let Host::Name(n) = &t.host {
-            if !names.contains(n) {
+            if seen.insert(n.as_str()) {
                 names.push(n.clone());
             }
         }

@@ -96,24 +96,30 @@ struct Estimate {
 fn estimate(stderr: &str) -> Estimate {
     let line = stderr
         .lines()
-        .find(|l| l.contains("probes") && l.contains("worst case"))
+        .find(|l| l.contains(" probe") && l.contains("worst case"))
         .unwrap_or_else(|| panic!("no estimate (probes, worst case) on stderr:\n{stderr}"))
         .to_string();
-    let num_before = |word: &str| -> u64 {
-        let i = line
-            .find(word)
-            .unwrap_or_else(|| panic!("no `{word}` in {line:?}"));
-        line[..i]
-            .split(|c: char| !c.is_ascii_digit())
-            .rfind(|t| !t.is_empty())
-            .unwrap_or_else(|| panic!("no number before `{word}` in {line:?}"))
-            .parse()
-            .unwrap()
+    // Sum of the numbers written before `word` or its plural ("3 probes to 2 hosts and 1 probe
+    // to 1 name (per address; ...)" has two of each).
+    let sum_before = |word: &str| -> u64 {
+        let mut total = 0;
+        for (i, _) in line.match_indices(word) {
+            let rest = line[i + word.len()..].trim_start_matches('s');
+            if !(rest.starts_with(' ') || rest.starts_with(';')) {
+                continue;
+            }
+            let n = line[..i].rsplit(' ').next().unwrap_or_default();
+            if let Ok(n) = n.parse::<u64>() {
+                total += n;
+            }
+        }
+        total
     };
-    let probes = num_before(" probes");
-    let hosts = num_before(" hosts");
+    let probes = sum_before(" probe");
+    let hosts = sum_before(" host") + sum_before(" name");
     let excluded = if line.contains(" excluded") {
-        num_before(" excluded")
+        let i = line.find(" excluded").unwrap();
+        line[..i].rsplit('(').next().unwrap().parse().unwrap()
     } else {
         0
     };

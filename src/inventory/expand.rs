@@ -28,7 +28,8 @@ pub struct Probe {
 pub struct Probes {
     targets: Vec<Arc<Target>>,
     ti: usize,
-    port_idx: u64,
+    /// Cursor into the current target's port set (see [`super::PortSet::next_at`]).
+    port_at: (usize, u32),
     cur_port: u16,
     addrs: Option<IpAddrRange>,
     /// Probe position within the current target.
@@ -42,7 +43,7 @@ impl Probes {
         Probes {
             targets,
             ti: 0,
-            port_idx: 0,
+            port_at: (0, 0),
             cur_port: 0,
             addrs: None,
             local: 0,
@@ -65,8 +66,7 @@ impl Probes {
             let index = t.first_index + self.local;
             match &t.host {
                 Host::Ip(_) | Host::Name(_) => {
-                    if let Some(port) = t.ports.nth(self.port_idx) {
-                        self.port_idx += 1;
+                    if let Some(port) = t.ports.next_at(&mut self.port_at) {
                         self.local += 1;
                         let addr = if let Host::Ip(ip) = t.host {
                             Some(ip)
@@ -91,8 +91,7 @@ impl Probes {
                             index,
                         });
                     }
-                    if let Some(port) = t.ports.nth(self.port_idx) {
-                        self.port_idx += 1;
+                    if let Some(port) = t.ports.next_at(&mut self.port_at) {
                         self.cur_port = port;
                         self.addrs = Some(net.hosts());
                         continue;
@@ -100,7 +99,7 @@ impl Probes {
                 }
             }
             self.ti += 1;
-            self.port_idx = 0;
+            self.port_at = (0, 0);
             self.local = 0;
             self.addrs = None;
         }

@@ -4,13 +4,22 @@
 //! visitors for `host`, `ports` and `expect`, so that every error names file, line and column
 //! (serde_yaml attaches the node's position to errors raised inside visitors). No untagged or
 //! flattened enums: they lose the position and turn a typo into a silent default.
-//! serde_yaml is used in this module only.
+//! serde_yaml is used in this module only (its errors are positioned in `error`); the text's
+//! nesting depth is bounded before serde_yaml sees it (`depth`).
+//!
+//! Submodules: `host`, `ports` (fields), `depth` (nesting pre-scan), `error` (positions),
+//! `dedup` (repeated ports and their warnings), `excludes`, `expand` (lazy probes), `query`
+//! (counts, shards, size check, digest).
 
+mod dedup;
+mod depth;
 mod duration;
+mod error;
+mod excludes;
 mod expand;
 mod host;
 mod ports;
-mod yaml;
+mod query;
 
 use std::fmt;
 use std::path::Path;
@@ -20,12 +29,15 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+pub use depth::MAX_DEPTH;
 pub use duration::{ATTEMPT_GAP, Bounds, LINGER, TIMEOUT, parse_duration};
+pub use error::InventoryError;
+pub use excludes::Excludes;
 pub use expand::{Probe, Probes};
 pub use host::Host;
 pub use ports::{PortSet, parse_list as parse_port_list};
 
-use crate::input::{self, InputError};
+use crate::input;
 use crate::verdict::{Expect, ExpectSpec};
 use duration::{Dur, LingerKey, TimeoutKey};
 
@@ -36,49 +48,6 @@ pub const LARGE_INVENTORY: u128 = 1 << 20;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Built-in linger window.
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(1);
-
-/// An inventory error, positioned in its file.
-#[derive(Debug)]
-pub struct InventoryError {
-    /// File as given on the command line.
-    pub file: String,
-    /// 1-based line (0 when the error has no position, e.g. the file cannot be read).
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What was wrong and what was expected.
-    pub message: String,
-    /// The file could not be read because of this host (fds, memory), not because it is wrong.
-    pub local: bool,
-}
-
-impl fmt::Display for InventoryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file, self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.message
-            )
-        }
-    }
-}
-
-impl std::error::Error for InventoryError {}
-
-impl From<InputError> for InventoryError {
-    fn from(e: InputError) -> Self {
-        InventoryError {
-            file: e.file,
-            line: e.line,
-            column: e.column,
-            message: e.message,
-            local: e.local,
-        }
-    }
-}
 
 /// Settings from the command line that override each file's `defaults:` (per-target keys still win).
 #[derive(Clone, Copy, Debug, Default)]
@@ -140,57 +109,8 @@ pub struct Inventory {
     digest_input: Vec<u8>,
     /// `--shard K/N`: only probes whose index is K-1 modulo N.
     shard: Option<(u32, u32)>,
-}
-
-/// Addresses, CIDR blocks and names that are never probed; applied after expansion (and to the
-/// addresses a name resolves to).
-#[derive(Clone, Debug, Default)]
-pub struct Excludes {
-    nets: Vec<ipnet::IpNet>,
-    names: Vec<String>,
-}
-
-impl Excludes {
-    /// Add one entry: an address, a CIDR block or a name.
-    pub fn add(&mut self, s: &str) -> Result<(), String> {
-        let s = s.trim();
-        if let Ok(ip) = s.parse::<std::net::IpAddr>() {
-            self.nets.push(ipnet::IpNet::from(ip));
-        } else if let Ok(net) = s.parse::<ipnet::IpNet>() {
-            self.nets.push(net.trunc());
-        } else if matches!(Host::parse(s), Ok(Host::Name(_))) {
-            self.names.push(s.to_ascii_lowercase());
-        } else {
-            return Err(format!(
-                "bad exclude `{s}`, expected an address, a CIDR block or a name"
-            ));
-        }
-        Ok(())
-    }
-
-    /// Whether nothing is excluded.
-    pub fn is_empty(&self) -> bool {
-        self.nets.is_empty() && self.names.is_empty()
-    }
-
-    /// Whether `ip` is excluded.
-    pub fn ip(&self, ip: std::net::IpAddr) -> bool {
-        self.nets.iter().any(|n| n.contains(&ip))
-    }
-
-    /// Whether the name is excluded.
-    pub fn name(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name)
-    }
-
-    /// Whether a probe is excluded before resolution.
-    pub fn probe(&self, p: &Probe) -> bool {
-        match (&p.target.host, p.addr) {
-            (_, Some(ip)) => self.ip(ip),
-            (Host::Name(n), None) => self.name(n),
-            _ => false,
-        }
-    }
+    /// Entries whose own port list repeats ports (warned about up to a cap).
+    listed_twice: usize,
 }
 
 impl Inventory {
@@ -222,7 +142,16 @@ impl Inventory {
         text: &str,
         ov: Overrides,
     ) -> Result<(), InventoryError> {
-        let raw: RawFile = serde_yaml::from_str(text).map_err(|e| yaml::error(file, text, &e))?;
+        // Bound the nesting before libyaml sees it: its cost grows with the square of the depth.
+        depth::check(text).map_err(|e| InventoryError {
+            file: file.to_string(),
+            line: e.line,
+            column: e.column,
+            message: e.message(),
+            local: false,
+        })?;
+        let raw: RawFile =
+            serde_yaml::from_str(text).map_err(|e| error::yaml_error(file, text, &e))?;
         for ExcludeItem(e) in raw.exclude {
             self.excludes.add(&e).map_err(|message| InventoryError {
                 file: file.to_string(),
@@ -243,13 +172,9 @@ impl Inventory {
             .or(defaults.linger.map(|d| d.0))
             .unwrap_or(DEFAULT_LINGER);
         let file_expect = defaults.expect;
+        let first_new = self.targets.len();
         for (index, t) in raw.targets.into_iter().enumerate() {
-            if !t.ports.repeated.is_empty() {
-                self.warnings.push(format!(
-                    "{file}: targets[{index}] ({}) lists port(s) {:?} more than once; each is probed once",
-                    t.host, t.ports.repeated
-                ));
-            }
+            self.note_listed_twice(&file, index, &t.host, &t.ports);
             self.targets.push(Arc::new(Target {
                 file: file.clone(),
                 index,
@@ -270,156 +195,17 @@ impl Inventory {
         }
         self.digest_input.extend_from_slice(text.as_bytes());
         self.digest_input.push(0);
-        self.reindex();
+        self.reindex_from(first_new);
         Ok(())
     }
 
-    /// Warn about entries that repeat (name, host, port) of an earlier entry, and drop the repeats
-    /// so that every (name, address, port) yields exactly one record.
-    fn dedupe(&mut self) {
-        for i in 1..self.targets.len() {
-            let (earlier, rest) = self.targets.split_at_mut(i);
-            let t = &mut rest[0];
-            for e in earlier.iter() {
-                if e.name != t.name || e.host != t.host {
-                    continue;
-                }
-                let dup = t.ports.intersection(&e.ports);
-                if dup.is_empty() {
-                    continue;
-                }
-                self.warnings.push(format!(
-                    "{}: targets[{}] ({}) repeats port(s) {dup} of {}: targets[{}]; probed once, with the first entry's settings",
-                    t.file, t.index, t.host, e.file, e.index
-                ));
-                if let Some(tm) = Arc::get_mut(t) {
-                    tm.ports = tm.ports.difference(&e.ports);
-                }
-            }
-        }
-        self.targets.retain(|t| !t.ports.is_empty());
-        self.reindex();
-    }
-
-    /// Recompute every target's `first_index` (expansion order over all files).
-    fn reindex(&mut self) {
-        let mut next = 0u128;
-        for t in &mut self.targets {
-            let count = t.probe_count();
-            if let Some(tm) = Arc::get_mut(t) {
-                tm.first_index = next;
-            }
-            next = next.saturating_add(count);
-        }
-    }
-
-    /// Total probes after expansion (names count one address), of this shard if sharded.
-    pub fn probe_count(&self) -> u128 {
-        let all = self.total_probes();
-        match self.shard {
-            Some((k, n)) => {
-                let (k, n) = (u128::from(k - 1), u128::from(n));
-                if all > k { (all - k - 1) / n + 1 } else { 0 }
-            }
-            None => all,
-        }
-    }
-
-    /// Probes of the whole inventory, ignoring any shard (names count one address).
-    pub fn total_probes(&self) -> u128 {
-        self.targets
-            .iter()
-            .map(|t| t.probe_count())
-            .fold(0, u128::saturating_add)
-    }
-
-    /// Scan only shard `k` of `n` (1 ≤ k ≤ n) from now on.
-    pub fn set_shard(&mut self, k: u32, n: u32) {
-        self.shard = (k >= 1 && k <= n && n > 1).then_some((k, n));
-    }
-
-    /// Whether target `t` has at least one probe in this run's shard.
-    pub fn in_shard(&self, t: &Target) -> bool {
-        let Some((k, n)) = self.shard else {
-            return true;
-        };
-        let (k, n) = (u128::from(k - 1), u128::from(n));
-        let count = t.probe_count();
-        if count >= n {
-            return count > 0;
-        }
-        (t.first_index..t.first_index + count).any(|i| i % n == k)
-    }
-
-    /// Refuse inventories that expand past [`LARGE_INVENTORY`] unless allowed.
-    pub fn check_size(&self, allow_large: bool) -> Result<(), InventoryError> {
-        let n = self.probe_count();
-        if n <= LARGE_INVENTORY || allow_large {
-            return Ok(());
-        }
-        let biggest = self.targets.iter().max_by_key(|t| t.probe_count());
-        let (file, what) = biggest.map_or((String::new(), String::new()), |t| {
-            (
-                t.file.to_string(),
-                format!(
-                    " (largest: targets[{}] {} × {} ports)",
-                    t.index,
-                    t.host,
-                    t.ports.len()
-                ),
-            )
-        });
-        Err(InventoryError {
-            file,
-            line: 0,
-            column: 0,
-            message: format!(
-                "inventory expands to {n} probes, more than {LARGE_INVENTORY}{what}; pass --allow-large to scan it anyway"
-            ),
-            local: false,
-        })
-    }
-
-    /// Whether any target has a connect timeout short enough to read ICMP answers as `filtered`.
-    pub fn shortest_timeout(&self) -> Option<Duration> {
-        self.targets.iter().map(|t| t.timeout).min()
-    }
-
-    /// The lazy probe stream.
-    pub fn probes(&self) -> Probes {
-        self.sharded(Probes::new(self.targets.clone()))
-    }
-
-    fn sharded(&self, p: Probes) -> Probes {
-        match self.shard {
-            Some((k, n)) => p.shard(k, n),
-            None => p,
-        }
-    }
-
-    /// A short digest of the inventory texts (and excludes): reports of one inventory carry the
-    /// same digest, so `merge` can refuse to mix shards of different inventories.
-    pub fn digest(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(&self.digest_input);
-        h.update(format!("{:?}", self.excludes).as_bytes());
-        h.finalize()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    /// Probes of positive-control targets only (`control: true`), or of the others.
-    pub fn probes_where(&self, control: bool) -> Probes {
-        let targets = self
-            .targets
-            .iter()
-            .filter(|t| t.control == control)
-            .cloned()
-            .collect();
-        self.sharded(Probes::new(targets))
+    /// Parse one file's text into a complete inventory (as [`Inventory::load`] does for files):
+    /// validated, with repeated ports dropped and warned about.
+    pub fn parse_str(file: &str, text: &str, ov: Overrides) -> Result<Inventory, InventoryError> {
+        let mut inv = Inventory::default();
+        inv.add_text(file, text, ov)?;
+        inv.dedupe();
+        Ok(inv)
     }
 }
 

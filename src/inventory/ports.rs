@@ -11,8 +11,16 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PortSet {
     ranges: Vec<(u16, u16)>,
-    /// Ports listed more than once in the same list (for a warning).
-    pub repeated: Vec<u16>,
+    /// Ports listed more than once in the same list, as merged ranges (for a warning).
+    pub repeated: Vec<(u16, u16)>,
+}
+
+/// Append `r` to sorted ranges, merging it with the last one when they overlap or touch.
+fn push_merged(v: &mut Vec<(u16, u16)>, (lo, hi): (u16, u16)) {
+    match v.last_mut() {
+        Some(last) if u32::from(lo) <= u32::from(last.1) + 1 => last.1 = last.1.max(hi),
+        _ => v.push((lo, hi)),
+    }
 }
 
 impl PortSet {
@@ -24,7 +32,7 @@ impl PortSet {
         for (lo, hi) in raw {
             match ranges.last_mut() {
                 Some(last) if lo <= last.1 => {
-                    repeated.push(lo);
+                    push_merged(&mut repeated, (lo, hi.min(last.1)));
                     last.1 = last.1.max(hi);
                 }
                 Some(last) if u32::from(lo) == u32::from(last.1) + 1 => last.1 = hi,
@@ -69,35 +77,59 @@ impl PortSet {
         None
     }
 
-    /// Ports of `self` that are also in `other`.
+    /// The port at cursor `(range, offset)`, advancing the cursor: walking a set costs O(1) per
+    /// port, where [`PortSet::nth`] costs O(ranges).
+    pub fn next_at(&self, cursor: &mut (usize, u32)) -> Option<u16> {
+        while let Some(&(lo, hi)) = self.ranges.get(cursor.0) {
+            let p = u32::from(lo) + cursor.1;
+            if p <= u32::from(hi) {
+                cursor.1 += 1;
+                return u16::try_from(p).ok();
+            }
+            *cursor = (cursor.0 + 1, 0);
+        }
+        None
+    }
+
+    /// Ports of `self` that are also in `other` (one merge pass over both).
     pub fn intersection(&self, other: &PortSet) -> PortSet {
-        let mut out = Vec::new();
-        for &(a, b) in &self.ranges {
-            for &(c, d) in &other.ranges {
-                let (lo, hi) = (a.max(c), b.min(d));
-                if lo <= hi {
-                    out.push((lo, hi));
-                }
+        let (a, b) = (&self.ranges, &other.ranges);
+        let (mut i, mut j, mut out) = (0, 0, Vec::new());
+        while let (Some(&(lo1, hi1)), Some(&(lo2, hi2))) = (a.get(i), b.get(j)) {
+            let (lo, hi) = (lo1.max(lo2), hi1.min(hi2));
+            if lo <= hi {
+                out.push((lo, hi));
+            }
+            if hi1 < hi2 {
+                i += 1;
+            } else {
+                j += 1;
             }
         }
         PortSet::from_ranges(out)
     }
 
-    /// Ports of `self` that are not in `other`.
+    /// Ports of `self` that are not in `other` (one merge pass over both).
     pub fn difference(&self, other: &PortSet) -> PortSet {
         let mut out = Vec::new();
+        let mut j = 0;
         for &(a, b) in &self.ranges {
-            let mut lo = u32::from(a);
-            let hi = u32::from(b);
-            for &(c, d) in &other.ranges {
+            let (mut lo, hi) = (u32::from(a), u32::from(b));
+            // Skip ranges of `other` wholly below this one; they are below every later one too.
+            while other.ranges.get(j).is_some_and(|&(_, d)| u32::from(d) < lo) {
+                j += 1;
+            }
+            let mut k = j;
+            while let Some(&(c, d)) = other.ranges.get(k) {
                 let (c, d) = (u32::from(c), u32::from(d));
-                if d < lo || c > hi {
-                    continue;
+                if c > hi {
+                    break;
                 }
                 if c > lo {
                     out.push((lo, c - 1));
                 }
                 lo = lo.max(d + 1);
+                k += 1;
             }
             if lo <= hi {
                 out.push((lo, hi));
@@ -263,7 +295,12 @@ mod tests {
     fn merges_and_notes_repeats() {
         let p = PortSet::from_ranges(parse_list("20-30,25,31,1").unwrap());
         assert_eq!(p.ranges(), &[(1, 1), (20, 31)]);
-        assert_eq!(p.repeated, vec![25]);
+        assert_eq!(p.repeated, vec![(25, 25)]);
+        // Repeats are merged ranges, however many times a port is listed.
+        let mut many: Vec<(u16, u16)> = (1..=65535).map(|p| (p, p)).collect();
+        many.extend(many.clone());
+        many.push((1, 65535));
+        assert_eq!(PortSet::from_ranges(many).repeated, vec![(1, 65535)]);
         let full = PortSet::from_ranges(parse_list("1-65535").unwrap());
         assert_eq!(full.len(), 65535);
     }
@@ -290,5 +327,19 @@ mod tests {
         assert_eq!(a.difference(&b).to_string(), "1-9,21-49,51-99");
         let c = PortSet::from_ranges(parse_list("65535").unwrap());
         assert!(c.difference(&c).is_empty());
+        let odd = PortSet::from_ranges((0..100u16).map(|i| (2 * i + 1, 2 * i + 1)).collect());
+        let mid = PortSet::from_ranges(parse_list("10-20,150-160,300").unwrap());
+        assert_eq!(
+            odd.intersection(&mid).to_string(),
+            "11,13,15,17,19,151,153,155,157,159"
+        );
+        assert_eq!(
+            mid.difference(&odd).to_string(),
+            "10,12,14,16,18,20,150,152,154,156,158,160,300"
+        );
+        assert_eq!(odd.difference(&mid).len(), 90);
+        let mut cur = (0, 0);
+        let walked: Vec<u16> = std::iter::from_fn(|| mid.next_at(&mut cur)).collect();
+        assert_eq!(walked, mid.iter().collect::<Vec<_>>());
     }
 }

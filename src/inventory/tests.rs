@@ -109,7 +109,8 @@ fn billion_laughs_is_refused() {
         ));
     }
     text.push_str("targets: [{host: 127.0.0.1, port: 22}]\n");
-    assert!(parse(&text).is_err());
+    let e = parse(&text).expect_err("billion laughs");
+    assert!(e.line >= 1 && e.column >= 1, "a position: {e}");
 }
 
 #[test]
@@ -322,4 +323,25 @@ fn too_deep_nesting_is_an_error_with_a_position() {
         let e = parse(&text).expect_err("too deep");
         assert!(e.line >= 1 && e.column >= 1, "{e}");
     }
+}
+
+#[test]
+fn errors_serde_yaml_leaves_unpositioned_get_a_position() {
+    let e = parse("targets: [{host: 127.0.0.1, port: 1}]\n---\ntargets: []\n").unwrap_err();
+    assert!(e.to_string().starts_with("inv.yaml:2:1: "), "{e}");
+    let e =
+        parse("targets:\n  - {host: 127.0.0.1, port: 1, tags: [&d x]}\n  - <<: *d\n    port: 2\n")
+            .unwrap_err();
+    assert!(e.to_string().starts_with("inv.yaml:3:5: "), "{e}");
+}
+
+#[test]
+fn errors_at_the_end_of_an_unterminated_text_point_inside_it() {
+    // libyaml places the end of such a text on a line past the last one.
+    let e = parse("# only a comment").expect_err("no targets");
+    assert_eq!((e.line, e.column), (1, 17), "{e}");
+    let e = parse("defaults: {timeout: 1s}\n# x").expect_err("no targets");
+    assert!(e.line >= 1 && e.line <= 2 && e.column >= 1, "{e}");
+    let e = parse("defaults: {timeout: 1s}\n").expect_err("no targets");
+    assert!(e.line >= 1 && e.line <= 2 && e.column >= 1, "{e}");
 }

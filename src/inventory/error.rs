@@ -1,0 +1,228 @@
+//! Inventory errors and their positions: every inventory error names a line and a column.
+//!
+//! serde_yaml attaches a position to most errors, but not to all: a second document, the
+//! alias-repetition limit (billion laughs), merge-key (`<<`) misuse, an empty tag and the end of
+//! the stream come without one, and libyaml puts the end of a text that lacks a final line break
+//! on a line past the last. This module finds the place in the text that such an error is about.
+//! Lines are broken as libyaml breaks them (LF, CR, CRLF, NEL, LS, PS); columns count characters.
+
+use std::fmt;
+
+/// An inventory error, positioned in its file.
+#[derive(Debug)]
+pub struct InventoryError {
+    /// File as given on the command line.
+    pub file: String,
+    /// 1-based line (0 when the error has no position, e.g. the file cannot be read).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What was wrong and what was expected.
+    pub message: String,
+    /// The file could not be read because of this host (fds, memory), not because it is wrong.
+    pub local: bool,
+}
+
+impl fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for InventoryError {}
+
+impl From<crate::input::InputError> for InventoryError {
+    fn from(e: crate::input::InputError) -> Self {
+        InventoryError {
+            file: e.file,
+            line: e.line,
+            column: e.column,
+            message: e.message,
+            local: e.local,
+        }
+    }
+}
+
+/// An [`InventoryError`] from a serde_yaml error, positioned inside `text`.
+pub(super) fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> InventoryError {
+    let mut message = e.to_string();
+    let (line, column) = match e.location() {
+        Some(loc) => {
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            if let Some(i) = message.find(&suffix) {
+                message.replace_range(i..i + suffix.len(), "");
+            }
+            within_text(text, loc.line(), loc.column())
+        }
+        None => unpositioned(text, &message),
+    };
+    if message.contains("more than one document") {
+        message = "a second YAML document starts here; an inventory file is one document \
+                   (split it into several files, or remove the `---`)"
+            .into();
+    }
+    InventoryError {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+        local: false,
+    }
+}
+
+/// Clamp a serde_yaml position into the text (the end of the stream may lie past the last line).
+fn within_text(text: &str, line: usize, column: usize) -> (usize, usize) {
+    let end = end_of(text);
+    if line > end.0 {
+        end
+    } else {
+        (line.max(1), column.max(1))
+    }
+}
+
+/// Where an error without a position is about, judged by its message.
+fn unpositioned(text: &str, message: &str) -> (usize, usize) {
+    let found = if message.contains("more than one document") {
+        second_document(text)
+    } else if message.contains("repetition limit") {
+        first_token(text, |rest| rest.starts_with('*'))
+    } else if message.contains("merg") {
+        first_token(text, |rest| rest.starts_with("<<"))
+    } else if message.contains("empty YAML tag") {
+        first_token(text, |rest| {
+            rest.starts_with('!') && rest[1..].starts_with(|c: char| c.is_whitespace())
+        })
+    } else {
+        None
+    };
+    found.unwrap_or_else(|| end_of(text))
+}
+
+/// Lines as libyaml counts them, each with its 1-based number.
+fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut rest = Some(text);
+    let mut n = 0;
+    std::iter::from_fn(move || {
+        let s = rest?;
+        n += 1;
+        match s.char_indices().find(|&(_, c)| is_break(c)) {
+            Some((i, c)) => {
+                let mut next = i + c.len_utf8();
+                if c == '\r' && s[next..].starts_with('\n') {
+                    next += 1;
+                }
+                rest = Some(&s[next..]);
+                Some((n, &s[..i]))
+            }
+            None => {
+                rest = None;
+                Some((n, s))
+            }
+        }
+    })
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Just past the last character.
+fn end_of(text: &str) -> (usize, usize) {
+    lines(text)
+        .last()
+        .map_or((1, 1), |(n, l)| (n, l.chars().count() + 1))
+}
+
+fn marker(line: &str, m: &str) -> bool {
+    line.strip_prefix(m)
+        .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+}
+
+fn content(s: &str) -> bool {
+    let t = s.trim();
+    !t.is_empty() && !t.starts_with('#')
+}
+
+/// The `---` (or the first content after `...`) that starts the second document.
+fn second_document(text: &str) -> Option<(usize, usize)> {
+    let (mut seen_start, mut seen_content, mut ended) = (false, false, false);
+    for (n, line) in lines(text) {
+        if marker(line, "---") {
+            if seen_start || seen_content {
+                return Some((n, 1));
+            }
+            seen_start = true;
+            seen_content |= content(&line[3..]);
+        } else if marker(line, "...") {
+            ended = true;
+        } else if line.starts_with('%') {
+            // A directive belongs to the document that follows.
+        } else if content(line) {
+            if ended && (seen_start || seen_content) {
+                return Some((n, 1 + line.chars().take_while(|c| *c == ' ').count()));
+            }
+            seen_content = true;
+        }
+    }
+    None
+}
+
+/// The first place where a token satisfying `is` starts (after a blank, a flow indicator or the
+/// start of a line, outside comments).
+fn first_token(text: &str, is: impl Fn(&str) -> bool) -> Option<(usize, usize)> {
+    for (n, line) in lines(text) {
+        let mut prev = ' ';
+        for (col, (i, c)) in line.char_indices().enumerate() {
+            if c == '#' && prev.is_whitespace() {
+                break;
+            }
+            if (prev.is_whitespace() || matches!(prev, '[' | '{' | ',' | ':')) && is(&line[i..]) {
+                return Some((n, col + 1));
+            }
+            prev = c;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamps_the_end_of_an_unterminated_text() {
+        assert_eq!(within_text("a: 1\n# x", 3, 1), (2, 4));
+        assert_eq!(within_text("a: 1\n", 2, 1), (2, 1));
+        assert_eq!(within_text("", 2, 1), (1, 1));
+        assert_eq!(within_text("a\u{2028}b", 3, 1), (2, 2));
+        assert_eq!(within_text("a: 1\r\nb: 2", 2, 3), (2, 3));
+    }
+
+    #[test]
+    fn finds_what_the_message_is_about() {
+        let two = "targets: []\n---\ntargets: []\n";
+        assert_eq!(unpositioned(two, "more than one document"), (2, 1));
+        let explicit = "# c\n---\ntargets: []\n...\n  x: 1\n";
+        assert_eq!(unpositioned(explicit, "more than one document"), (5, 3));
+        let laughs = "a: &a [x]\nb: [*a, *a]\n";
+        assert_eq!(unpositioned(laughs, "repetition limit exceeded"), (2, 5));
+        let merge = "d: &d 1\nt:\n  <<: *d\n";
+        assert_eq!(
+            unpositioned(merge, "expected a mapping for merging"),
+            (3, 3)
+        );
+        assert_eq!(
+            unpositioned("a: ! x\n", "empty YAML tag is not allowed"),
+            (1, 4)
+        );
+        assert_eq!(unpositioned("a: [", "EOF while parsing a value"), (1, 5));
+    }
+}
