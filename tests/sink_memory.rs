@@ -253,3 +253,36 @@ ls -A spill > spill.listing
         "spill files are anonymous: nothing left in TMPDIR"
     );
 }
+
+/// A slow consumer holds back new probes; it must not pile up finished ones: with stdout not
+/// read for 12 s, a scan of 40,300 refused probes (all done within that time, unless held
+/// back) stays under the bound and still writes every record. Before the fix each probe task
+/// gave its permits back before handing its record over, so every finished probe waited in
+/// memory (~300 MB at 100k probes).
+#[test]
+fn a_stalled_output_holds_back_probes_not_results() {
+    require_gnu_time();
+    let probes = HOSTS * 650;
+    let inv = "targets:\n  - host: 127.1.0.0/26\n    ports: \"1-650\"\n    expect: open\n";
+    let body = r#"
+set +e
+/usr/bin/time -v -o stalled.time "$T" scan --no-progress --format ndjson inv.yaml 2> stalled.err \
+  | (sleep 12; cat > stalled.out)
+"#;
+    let ns = NS.run(&[("inv.yaml", inv)], body);
+    let kb = max_rss_kb(&ns, "stalled.time");
+    eprintln!("stalled ndjson: peak RSS {kb} KB for {probes} probes");
+    assert!(
+        kb < RSS_LIMIT_KB,
+        "peak RSS {kb} KB with a stalled stdout, over {RSS_LIMIT_KB} KB: finished probes pile up\n{}",
+        ns.stderr("stalled")
+    );
+    assert!(
+        ns.read("stalled.time").contains("Exit status: 1\n"),
+        "exit 1 (mismatches)\n{}",
+        ns.read("stalled.time")
+    );
+    let recs = ns.records("stalled");
+    assert_eq!(recs.len(), probes, "every record written");
+    assert!(recs.iter().all(|r| r["verdict"] == "refused"));
+}
