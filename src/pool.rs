@@ -288,10 +288,11 @@ impl Dispatcher {
         );
         let handle = tokio::spawn(async move {
             let outcome = probe::probe(SocketAddr::new(addr, port), settings, sd).await;
-            drop((permit, host_permit));
             let _ = tx
                 .send(Record::new(&target, Some(addr), port, outcome, &meta))
                 .await;
+            // Only now: a slow collector must hold back new probes, not pile up finished ones.
+            drop((permit, host_permit));
         });
         if self.track {
             self.pending.push(handle);

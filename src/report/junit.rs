@@ -1,23 +1,27 @@
 //! JUnit XML for CI dashboards: one testcase per probe, a `<failure>` per mismatch. The
-//! testsuite's counts come first in the document, so test cases are buffered (compactly) until
-//! the end.
+//! testsuite's counts come first in the document, so test cases are spooled (in memory up to
+//! [`spill::SPOOL_LIMIT`], then in an anonymous temp file) until the end.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use super::spill::{self, Spool};
 use super::{Output, Sink, Summary};
 use crate::record::Record;
 
 pub struct Junit {
     out: Output,
-    cases: String,
+    cases: Spool,
+    /// One test case, rendered before it goes to the spool.
+    case: String,
 }
 
 impl Junit {
     pub fn new(out: Output) -> Self {
         Junit {
             out,
-            cases: String::new(),
+            cases: Spool::new(spill::SPOOL_LIMIT),
+            case: String::new(),
         }
     }
 }
@@ -46,12 +50,13 @@ impl Sink for Junit {
         let secs = r.connect_ms.unwrap_or(0.0) / 1000.0 + r.closed_after_ms.unwrap_or(0.0) / 1000.0;
         let class = xml_escape(&format!("telltale.{}", r.label()));
         let name = xml_escape(&format!("{} {}", r.host, r.endpoint()));
+        self.case.clear();
         let _ = write!(
-            self.cases,
+            self.case,
             "    <testcase classname=\"{class}\" name=\"{name}\" time=\"{secs:.3}\""
         );
         if r.passed() {
-            self.cases.push_str("/>\n");
+            self.case.push_str("/>\n");
         } else {
             let msg = match r.ok {
                 None => format!(
@@ -70,13 +75,13 @@ impl Sink for Junit {
                 let _ = write!(body, "; banner: {b}");
             }
             let _ = write!(
-                self.cases,
+                self.case,
                 ">\n      <failure message=\"{msg}\" type=\"{}\">{}</failure>\n    </testcase>\n",
                 r.verdict,
                 xml_escape(&body)
             );
         }
-        Ok(())
+        self.cases.write_all(self.case.as_bytes())
     }
 
     fn finish(mut self: Box<Self>, s: &Summary) -> io::Result<()> {
@@ -92,7 +97,8 @@ impl Sink for Junit {
             "    <properties><property name=\"vantage\" value=\"{}\"/></properties>",
             xml_escape(&s.vantage)
         )?;
-        self.out.write_all(self.cases.as_bytes())?;
+        let cases = std::mem::replace(&mut self.cases, Spool::new(0));
+        io::copy(&mut cases.into_reader()?, &mut self.out)?;
         self.out.write_all(b"  </testsuite>\n</testsuites>\n")?;
         self.out.commit()
     }

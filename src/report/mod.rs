@@ -10,6 +10,7 @@ mod junit;
 pub mod narrative;
 mod ndjson;
 mod prometheus;
+mod spill;
 pub mod summary;
 pub mod table;
 

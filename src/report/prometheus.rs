@@ -2,8 +2,9 @@
 //! `-o /var/lib/node_exporter/textfile/telltale.prom`: the output file is replaced atomically, as
 //! the collector requires).
 //!
-//! Samples are buffered until the end of the run, because every sample of a metric family must
-//! follow its one `# HELP`/`# TYPE` header:
+//! Samples are held until the end of the run, because every sample of a metric family must
+//! follow its one `# HELP`/`# TYPE` header; they are spooled per family (in memory up to a
+//! limit, then in an anonymous temp file, see [`super::spill`]), so memory stays bounded:
 //!
 //! - `telltale_probe_ok{name,host,addr,port,verdict,expected,vantage}` — 1 as expected and trusted, else 0;
 //! - `telltale_probe_connect_seconds{name,host,addr,port,vantage}` — only for probes that connected;
@@ -14,10 +15,10 @@
 //! A null `name` or `addr` is the empty label value; `expected` is the acceptable verdicts joined
 //! by `|`. Label values escape backslash, double quote and line feed.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 
+use super::spill::{self, Dec, Item, Sorter, Spool};
 use super::{Output, Sink, Summary};
 use crate::record::Record;
 use crate::verdict::Verdict;
@@ -28,19 +29,118 @@ pub struct Prometheus {
     connect: Family,
 }
 
-/// One metric family's samples, rendered as `{labels} value` lines, without repeats.
-#[derive(Default)]
+/// One metric family's samples: `{labels} value` lines in arrival order, and their label sets
+/// with their arrival numbers, sorted at the end to find repeats (a label set's first sample is
+/// kept: two samples with one label set would make the whole file invalid).
 struct Family {
-    samples: Vec<String>,
-    seen: HashSet<String>,
+    lines: Spool,
+    keys: Sorter<Key>,
+    n: u64,
+}
+
+/// A sample's label set and arrival number.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    labels: String,
+    seq: u64,
+}
+
+impl Item for Key {
+    fn encode(&self, out: &mut Vec<u8>) {
+        spill::put_str(out, &self.labels);
+        spill::put_u64(out, self.seq);
+    }
+
+    fn decode(d: &mut Dec<'_>) -> io::Result<Self> {
+        Ok(Key {
+            labels: d.string()?,
+            seq: d.u64()?,
+        })
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.labels.capacity()
+    }
+}
+
+/// The arrival number of a sample to leave out.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Seq(u64);
+
+impl Item for Seq {
+    fn encode(&self, out: &mut Vec<u8>) {
+        spill::put_u64(out, self.0);
+    }
+
+    fn decode(d: &mut Dec<'_>) -> io::Result<Self> {
+        d.u64().map(Seq)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 impl Family {
-    fn push(&mut self, labels: String, value: impl std::fmt::Display) {
-        // Two samples with one label set would make the whole file invalid; keep the first.
-        if self.seen.insert(labels.clone()) {
-            self.samples.push(format!("{labels} {value}"));
+    fn new() -> Family {
+        Family {
+            lines: Spool::new(spill::SPOOL_LIMIT),
+            keys: Sorter::new(spill::SORT_BUDGET),
+            n: 0,
         }
+    }
+
+    fn push(&mut self, labels: String, value: impl std::fmt::Display) -> io::Result<()> {
+        writeln!(self.lines, "{labels} {value}")?;
+        self.keys.push(Key {
+            labels,
+            seq: self.n,
+        })?;
+        self.n += 1;
+        Ok(())
+    }
+
+    /// Arrival numbers of the samples whose label set came earlier, in order.
+    fn repeats(keys: Sorter<Key>) -> io::Result<spill::Sorted<Seq>> {
+        let mut repeats = Sorter::new(spill::SORT_BUDGET);
+        let mut prev: Option<String> = None;
+        for k in keys.finish()? {
+            let k = k?;
+            if prev.as_deref() == Some(k.labels.as_str()) {
+                repeats.push(Seq(k.seq))?;
+            } else {
+                prev = Some(k.labels);
+            }
+        }
+        repeats.finish()
+    }
+
+    /// The header and every sample but repeats, in arrival order; nothing when empty.
+    fn write(self, w: &mut impl Write, name: &str, help: &str) -> io::Result<()> {
+        if self.n == 0 {
+            return Ok(());
+        }
+        header(w, name, help)?;
+        let mut repeats = Self::repeats(self.keys)?;
+        let mut skip = repeats.next().transpose()?;
+        let mut lines = self.lines.into_reader()?;
+        let mut line = Vec::new();
+        for seq in 0..self.n {
+            line.clear();
+            if lines.read_until(b'\n', &mut line)? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "prometheus spool: sample missing",
+                ));
+            }
+            if skip.as_ref().is_some_and(|s| s.0 == seq) {
+                skip = repeats.next().transpose()?;
+                continue;
+            }
+            w.write_all(name.as_bytes())?;
+            w.write_all(&line)?;
+        }
+        Ok(())
     }
 }
 
@@ -48,8 +148,8 @@ impl Prometheus {
     pub fn new(out: Output) -> Self {
         Prometheus {
             out,
-            ok: Family::default(),
-            connect: Family::default(),
+            ok: Family::new(),
+            connect: Family::new(),
         }
     }
 }
@@ -86,17 +186,6 @@ fn header(w: &mut impl Write, name: &str, help: &str) -> io::Result<()> {
     writeln!(w, "# TYPE {name} gauge")
 }
 
-fn family(w: &mut impl Write, name: &str, help: &str, samples: &[String]) -> io::Result<()> {
-    if samples.is_empty() {
-        return Ok(());
-    }
-    header(w, name, help)?;
-    for s in samples {
-        writeln!(w, "{name}{s}")?;
-    }
-    Ok(())
-}
-
 impl Sink for Prometheus {
     fn record(&mut self, r: &Record) -> io::Result<()> {
         let name = r.name.as_deref().unwrap_or("");
@@ -115,7 +204,7 @@ impl Sink for Prometheus {
             ]),
             // An untrusted verdict (a positive control failed) is not a pass.
             u8::from(r.passed()),
-        );
+        )?;
         if let Some(ms) = r.connect_ms {
             self.connect.push(
                 labels(&[
@@ -126,24 +215,27 @@ impl Sink for Prometheus {
                     ("vantage", &r.vantage),
                 ]),
                 ms / 1000.0,
-            );
+            )?;
         }
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>, s: &Summary) -> io::Result<()> {
-        let w = &mut self.out;
-        family(
+    fn finish(self: Box<Self>, s: &Summary) -> io::Result<()> {
+        let Prometheus {
+            mut out,
+            ok,
+            connect,
+        } = *self;
+        let w = &mut out;
+        ok.write(
             w,
             "telltale_probe_ok",
             "1 when the probe's verdict was as expected, else 0.",
-            &self.ok.samples,
         )?;
-        family(
+        connect.write(
             w,
             "telltale_probe_connect_seconds",
             "Time from connect() to established, for probes that connected.",
-            &self.connect.samples,
         )?;
         let vantage = labels(&[("vantage", &s.vantage)]);
         header(
@@ -187,7 +279,7 @@ impl Sink for Prometheus {
             "telltale_scan_incomplete{vantage} {}",
             u8::from(s.incomplete)
         )?;
-        self.out.commit()
+        out.commit()
     }
 }
 
@@ -206,9 +298,15 @@ mod tests {
 
     #[test]
     fn repeated_label_sets_are_kept_once() {
-        let mut f = Family::default();
-        f.push("{a=\"1\"}".into(), 1);
-        f.push("{a=\"1\"}".into(), 0);
-        assert_eq!(f.samples, vec!["{a=\"1\"} 1".to_string()]);
+        let mut f = Family::new();
+        f.push("{a=\"1\"}".into(), 1).unwrap();
+        f.push("{a=\"2\"}".into(), 1).unwrap();
+        f.push("{a=\"1\"}".into(), 0).unwrap();
+        let mut out = Vec::new();
+        f.write(&mut out, "m", "help").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "# HELP m help\n# TYPE m gauge\nm{a=\"1\"} 1\nm{a=\"2\"} 1\n"
+        );
     }
 }

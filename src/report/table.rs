@@ -2,15 +2,21 @@
 //! that says, per verdict, what it most likely means and who to ask; then totals.
 
 use std::io::{self, Write};
+use std::net::IpAddr;
 
+use super::spill::{self, Dec, Item, Sorter};
 use super::{Output, Sink, Summary, TableOptions, columns};
 use crate::record::Record;
 use crate::verdict::Verdict;
 
+/// The table sink. Rows go through an external sort (memory stays bounded however many rows
+/// there are) while the column widths are tracked as they arrive.
 pub struct Table {
     out: Output,
     opts: TableOptions,
-    rows: Vec<Record>,
+    rows: Sorter<Row>,
+    cols: Columns,
+    seq: u64,
 }
 
 impl Table {
@@ -18,14 +24,129 @@ impl Table {
         Table {
             out,
             opts,
-            rows: Vec::new(),
+            rows: Sorter::new(spill::SORT_BUDGET),
+            cols: Columns::new(),
+            seq: 0,
         }
     }
 }
 
-const HEAD: [&str; 9] = [
-    "NAME", "HOST", "ADDRESS", "PORT", "VERDICT", "EXPECTED", "TIME", "NOTES", "DETAIL",
+/// Every column, FLAKY included (it is dropped at the end unless a row has attempts).
+const HEAD: [&str; 10] = [
+    "NAME", "HOST", "ADDRESS", "PORT", "VERDICT", "EXPECTED", "TIME", "NOTES", "FLAKY", "DETAIL",
 ];
+/// Index of the FLAKY column in [`HEAD`].
+const FLAKY_COL: usize = 8;
+
+/// One table row: its sort key (`ok`, label, host, address, port, then arrival order, so rows
+/// with equal keys keep it, as a stable sort would) and its cells.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    ok: Option<bool>,
+    label: String,
+    host: String,
+    addr: Option<IpAddr>,
+    port: u16,
+    seq: u64,
+    cells: Vec<String>,
+}
+
+impl Item for Row {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(match self.ok {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+        spill::put_str(out, &self.label);
+        spill::put_str(out, &self.host);
+        spill::put_addr(out, self.addr);
+        out.extend_from_slice(&self.port.to_le_bytes());
+        spill::put_u64(out, self.seq);
+        out.push(u8::try_from(self.cells.len()).unwrap_or(u8::MAX));
+        for c in self.cells.iter().take(usize::from(u8::MAX)) {
+            spill::put_str(out, c);
+        }
+    }
+
+    fn decode(d: &mut Dec<'_>) -> io::Result<Self> {
+        let ok = match d.u8()? {
+            0 => None,
+            1 => Some(false),
+            _ => Some(true),
+        };
+        let label = d.string()?;
+        let host = d.string()?;
+        let addr = d.addr()?;
+        let port = d.take(2)?;
+        let port = u16::from_le_bytes([port[0], port[1]]);
+        let seq = d.u64()?;
+        let n = d.u8()?;
+        let cells = (0..n).map(|_| d.string()).collect::<io::Result<_>>()?;
+        Ok(Row {
+            ok,
+            label,
+            host,
+            addr,
+            port,
+            seq,
+            cells,
+        })
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.label.capacity()
+            + self.host.capacity()
+            + self.cells.capacity() * std::mem::size_of::<String>()
+            + self.cells.iter().map(String::capacity).sum::<usize>()
+    }
+}
+
+/// Column widths over the header and every row seen, and whether any row has attempts.
+struct Columns {
+    width: Vec<usize>,
+    flaky: bool,
+}
+
+impl Columns {
+    fn new() -> Columns {
+        Columns {
+            width: HEAD.iter().map(|h| h.chars().count()).collect(),
+            flaky: false,
+        }
+    }
+
+    /// The cells of `r` (FLAKY included), widening the columns to fit them.
+    fn add(&mut self, r: &Record) -> Vec<String> {
+        self.flaky |= r.attempt_verdicts.is_some();
+        let c = cells(r);
+        for (w, cell) in self.width.iter_mut().zip(&c) {
+            *w = (*w).max(cell.chars().count());
+        }
+        c
+    }
+
+    /// The widths of the shown columns.
+    fn shown(&self) -> Vec<usize> {
+        let mut w = self.width.clone();
+        if !self.flaky {
+            w.remove(FLAKY_COL);
+        }
+        w
+    }
+
+    /// One row (or the header), without the FLAKY cell when no row has attempts.
+    fn write(&self, w: &mut dyn Write, mut row: Vec<String>, width: &[usize]) -> io::Result<()> {
+        if !self.flaky && row.len() > FLAKY_COL {
+            row.remove(FLAKY_COL);
+        }
+        columns::write_row(w, "", &row, width)
+    }
+
+    fn head() -> Vec<String> {
+        HEAD.iter().map(|h| h.to_string()).collect()
+    }
+}
 
 /// Flags worth a glance: control, untrusted, wildcard.
 fn notes(r: &Record) -> String {
@@ -58,7 +179,7 @@ fn flaky(r: &Record) -> String {
     }
 }
 
-fn cells(r: &Record, with_flaky: bool) -> Vec<String> {
+fn cells(r: &Record) -> Vec<String> {
     let time = match (r.connect_ms, r.closed_after_ms) {
         (Some(c), Some(a)) => format!("{c:.1}+{a:.1}ms"),
         (Some(c), None) => format!("{c:.1}ms"),
@@ -75,7 +196,7 @@ fn cells(r: &Record, with_flaky: bool) -> Vec<String> {
         Some(false) => " ✗",
         _ => " ?",
     };
-    let mut c = vec![
+    vec![
         r.name.as_deref().unwrap_or("-").to_string(),
         r.host.to_string(),
         r.addr.map_or_else(|| "-".to_string(), |a| a.to_string()),
@@ -84,27 +205,20 @@ fn cells(r: &Record, with_flaky: bool) -> Vec<String> {
         r.expect.to_string(),
         time,
         notes(r),
-    ];
-    if with_flaky {
-        c.push(flaky(r));
-    }
-    c.push(detail);
-    c
+        flaky(r),
+        detail,
+    ]
 }
 
 /// Render rows as aligned columns (the last column is not padded); a FLAKY column appears
 /// when any row was probed with `--attempts`.
 pub fn render_rows(w: &mut impl Write, rows: &[Record]) -> io::Result<()> {
-    let with_flaky = rows.iter().any(|r| r.attempt_verdicts.is_some());
-    let mut head: Vec<String> = HEAD.iter().map(|h| h.to_string()).collect();
-    if with_flaky {
-        head.insert(head.len() - 1, "FLAKY".to_string());
-    }
-    let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, with_flaky)).collect();
-    let all = || std::iter::once(head.as_slice()).chain(body.iter().map(Vec::as_slice));
-    let width = columns::widths(all());
-    for row in all() {
-        columns::write_row(w, "", row, &width)?;
+    let mut cols = Columns::new();
+    let body: Vec<Vec<String>> = rows.iter().map(|r| cols.add(r)).collect();
+    let width = cols.shown();
+    cols.write(w, Columns::head(), &width)?;
+    for row in body {
+        cols.write(w, row, &width)?;
     }
     Ok(())
 }
@@ -171,27 +285,33 @@ pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
 impl Sink for Table {
     fn record(&mut self, r: &Record) -> io::Result<()> {
         if self.opts.all || !r.passed() {
-            self.rows.push(r.clone());
+            let cells = self.cols.add(r);
+            self.rows.push(Row {
+                ok: r.ok,
+                label: r.label().to_string(),
+                host: r.host.to_string(),
+                addr: r.addr,
+                port: r.port,
+                seq: self.seq,
+                cells,
+            })?;
+            self.seq += 1;
         }
         Ok(())
     }
 
     fn finish(mut self: Box<Self>, s: &Summary) -> io::Result<()> {
-        self.rows.sort_by(|a, b| {
-            (a.ok, a.label(), &a.host, a.addr, a.port).cmp(&(
-                b.ok,
-                b.label(),
-                &b.host,
-                b.addr,
-                b.port,
-            ))
-        });
-        if self.rows.is_empty() {
+        if self.seq == 0 {
             if s.total > 0 {
                 writeln!(self.out, "All {} probes as expected.\n", s.total)?;
             }
         } else {
-            render_rows(&mut self.out, &self.rows)?;
+            let width = self.cols.shown();
+            self.cols.write(&mut self.out, Columns::head(), &width)?;
+            let rows = std::mem::replace(&mut self.rows, Sorter::new(0));
+            for row in rows.finish()? {
+                self.cols.write(&mut self.out, row?.cells, &width)?;
+            }
             writeln!(self.out)?;
         }
         render_summary(&mut self.out, s)?;
