@@ -9,7 +9,7 @@ use telltale::inventory::{Inventory, Overrides};
 use telltale::lab::{self, Behaviour};
 use telltale::pool::Limits;
 use telltale::report::Format;
-use telltale::{exit::Exit, run, shutdown};
+use telltale::{exit::Exit, scan, shutdown};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -43,7 +43,7 @@ async fn main() -> std::process::ExitCode {
     };
     // Nobody fires the trigger here; main() would wire it to Ctrl-C.
     let (_trigger, stop) = shutdown::channel();
-    let exit = run::scan(inv, &cfg, stop).await;
+    let exit = scan::run(inv, &cfg, stop).await;
     drop(lab);
     exit.into()
 }

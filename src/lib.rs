@@ -3,41 +3,49 @@
 //!
 //! # Layout
 //!
-//! Data flows **inventory files → [`inventory::Target`]s → lazy [`inventory::Probes`] →
-//! bounded [`pool`] (resolve, connect, linger: [`probe`]) → [`record::Record`]s → one collector
-//! ([`run`]) → [`report`] sinks (+ [`progress`]) → [`exit::Exit`]**.
+//! Data flows **inventory files ([`input`], [`inventory`]) → [`inventory::Target`]s → lazy
+//! [`inventory::Probes`] → bounded [`pool`] (resolve: [`resolve`]; connect, linger: [`probe`]) →
+//! [`record::Record`]s → one collector ([`scan`]) → [`report`] sinks (+ [`progress`]) →
+//! [`exit::Exit`]**.
 //!
-//! - [`cli`] — clap arguments; [`config`] — the validated settings the core takes.
+//! The top layer, one room per command:
+//! - [`cli`] — clap arguments, grouped so each subcommand shows only its own flags;
+//!   [`config`] — the validated settings the core takes, and the defaults.
+//! - [`cmd`] — `scan`, `probe`, `demo`, `diff`, `merge`, `man`/`completions` and the hidden `lab`:
+//!   each takes its arguments, runs, and returns an exit code. `app` only builds the runtime,
+//!   wires the signals and dispatches.
+//!
+//! The core:
+//! - [`scan`] — the pipeline: plan ([`scan::plan`]), pool, collector, wildcard checks, drift
+//!   against a baseline, dry run.
 //! - [`input`] — reading inventory and report files: size cap, special files, stdin.
 //! - [`inventory`] — YAML → typed, validated targets (errors with file:line:column), lazy expansion.
 //! - [`resolve`] — system resolver, once per name, bounded.
 //! - [`probe`] — one address:port: connect, linger, classify by errno ([`probe::classify`]).
-//! - [`pool`] — global and per-address permits, rate limit, retries, cancellation.
+//! - [`pool`] — the gate (global and per-address permits, rate), dispatch, cancellation.
 //! - [`record`] — the result record (the NDJSON schema); [`verdict`] — verdicts and expectations.
-//! - [`report`] — table, NDJSON, JSON, CSV, JUnit, atomic output files.
-//! - [`lab`] / [`demo`] — loopback services that produce each verdict.
+//! - [`report`] — table, NDJSON, JSON, CSV, JUnit, Prometheus, output files.
+//! - [`diff`] — drift between two reports; [`merge`] — shards and vantages into one answer.
+//! - [`lab`] — loopback services that produce each verdict (demo, tests, benchmark).
 //! - [`shutdown`] — the injected stop signal; [`limits`] — the fd budget; [`exit`] — exit codes.
 
 pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod demo;
 pub mod diff;
-pub mod dry_run;
 pub mod exit;
 pub mod input;
 pub mod inventory;
 pub mod lab;
 pub mod limits;
-pub mod manual;
 pub mod merge;
-pub mod plan;
 pub mod pool;
 pub mod probe;
 pub mod progress;
 pub mod record;
 pub mod report;
 pub mod resolve;
-pub mod run;
+pub mod scan;
 pub mod shutdown;
 pub mod verdict;
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::*;
 use telltale::inventory::{Inventory, Overrides};
-use telltale::plan::Plan;
 use telltale::pool::Limits;
+use telltale::scan::plan::Plan;
 
 const HUGE: &str = "18446744073709551615s";
 

@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use telltale::inventory::{Inventory, Overrides};
-use telltale::plan::Plan;
+use telltale::scan::plan::Plan;
 use telltale::pool::Limits;
 
 /// Per-case bound (the acceptance's "no hang over 5 s").

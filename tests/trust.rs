@@ -219,7 +219,7 @@ fn no_fd_leak_after_many_probes() {
                 ..ScanConfig::default()
             };
             let (_t, stop) = telltale::shutdown::channel();
-            telltale::run::scan(inv, &cfg, stop).await;
+            telltale::scan::run(inv, &cfg, stop).await;
             let lines = std::fs::read_to_string(dir.path().join(format!("out{round}.ndjson"))).unwrap();
             assert_eq!(lines.lines().count(), 3 + 14 * 401);
         }

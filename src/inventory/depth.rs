@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn typical_inventories_pass() {
-        check(crate::demo::EXAMPLE).unwrap();
+        check(crate::cmd::demo::EXAMPLE).unwrap();
         check("targets:\n  - {host: 127.0.0.1, ports: [22, \"80-81\"], expect: {a: [open]}}\n")
             .unwrap();
         // The top-level mapping is one level.

@@ -213,7 +213,7 @@ fn example_inventory_parses() {
     let mut inv = Inventory::default();
     inv.add_text(
         "targets.example.yaml",
-        crate::demo::EXAMPLE,
+        crate::cmd::demo::EXAMPLE,
         Overrides::default(),
     )
     .unwrap();

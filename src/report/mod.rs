@@ -44,6 +44,20 @@ pub enum Format {
     Prometheus,
 }
 
+impl Format {
+    /// The name as written on the command line (`ndjson`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Ndjson => "ndjson",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Junit => "junit",
+            Format::Prometheus => "prometheus",
+        }
+    }
+}
+
 /// Options the table needs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TableOptions {

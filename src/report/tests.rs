@@ -1,5 +1,7 @@
 //! Sinks tested from hand-built records, no network: each format parses back.
 
+use std::io::Write;
+
 use super::*;
 use crate::inventory::{Inventory, Overrides};
 use crate::probe::Outcome;

@@ -1,8 +1,8 @@
 //! The bounded probe pool: decides when and how many probes run.
 //!
-//! A dispatcher pulls probes lazily from the inventory iterator. For each address it takes a
-//! per-address permit and a global permit *before* spawning the probe as its own task (holding
-//! the permits is the backpressure), waits for the rate limiter, and spawns. Each task sends its
+//! A dispatcher pulls probes lazily from the inventory iterator. For each address it passes the
+//! [`Gate`] — a per-address permit, a global permit, a rate slot — *before* spawning the probe as
+//! its own task (holding the permits is the backpressure). Each task sends its
 //! record to the one collector over a bounded channel. A slow collector therefore only delays
 //! the *start* of new probes; it never stalls a running probe's timers (as polling futures
 //! through `buffer_unordered` on the output path would, faking timeouts).
@@ -22,9 +22,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use crate::inventory::{Excludes, Host, Probes, Target};
 use crate::probe::{self, Outcome};
@@ -33,8 +32,9 @@ use crate::resolve::{Resolution, Resolver};
 use crate::shutdown::Shutdown;
 use crate::verdict::Verdict;
 
-/// Per-address semaphores kept before idle ones are pruned.
-const PRUNE_AT: usize = 4096;
+mod gate;
+
+pub use gate::{Admission, Gate};
 
 /// Pool limits and probe policy.
 #[derive(Clone, Copy, Debug)]
@@ -55,20 +55,6 @@ pub struct Limits {
     pub attempt_gap: Duration,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            concurrency: 1024,
-            per_host: 256,
-            rate: None,
-            retries: 1,
-            dns_concurrency: 8,
-            attempts: 1,
-            attempt_gap: Duration::from_millis(200),
-        }
-    }
-}
-
 /// What the pool counted besides the records it sent.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PoolStats {
@@ -86,6 +72,9 @@ pub struct PoolRun {
     pub meta: RunMeta,
     /// Skipped addresses and names.
     pub excludes: Arc<Excludes>,
+    /// The permits and rate slots every connect of the scan passes (shared with the wildcard
+    /// check).
+    pub gate: Arc<Gate>,
 }
 
 /// Run `phases` in order; records arrive on `tx`. Returns when every launched probe has
@@ -103,13 +92,10 @@ pub async fn run(
         }
     }
     let mut d = Dispatcher {
-        global: Arc::new(Semaphore::new(run.limits.concurrency.max(1))),
-        per_host: HashMap::new(),
-        prune_at: PRUNE_AT,
+        gate: run.gate,
         limits: run.limits,
         meta: run.meta,
         excludes: run.excludes,
-        next_slot: Instant::now(),
         shutdown,
         tx,
         stats: PoolStats::default(),
@@ -128,14 +114,10 @@ pub async fn run(
 }
 
 struct Dispatcher {
-    global: Arc<Semaphore>,
-    per_host: HashMap<IpAddr, Arc<Semaphore>>,
-    /// Size of `per_host` at which idle entries are dropped.
-    prune_at: usize,
+    gate: Arc<Gate>,
     limits: Limits,
     meta: RunMeta,
     excludes: Arc<Excludes>,
-    next_slot: Instant,
     shutdown: Shutdown,
     tx: mpsc::Sender<Record>,
     stats: PoolStats,
@@ -231,48 +213,14 @@ impl Dispatcher {
         }
     }
 
-    async fn acquire(&self, sem: Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
-        let mut sd = self.shutdown.clone();
-        tokio::select! {
-            p = sem.acquire_owned() => p.ok(),
-            () = sd.wait() => None,
-        }
-    }
-
     async fn launch(&mut self, target: &Arc<Target>, addr: IpAddr, port: u16) {
         if self.excludes.ip(addr) {
             self.stats.excluded += 1;
             return;
         }
-        let per = self.limits.per_host.max(1);
-        if self.per_host.len() >= self.prune_at {
-            // Forget idle hosts (every permit back) so a sweep over a large CIDR does not keep
-            // one semaphore per address it has ever probed.
-            self.per_host.retain(|_, s| s.available_permits() < per);
-            self.prune_at = (2 * self.per_host.len()).max(PRUNE_AT);
-        }
-        let host_sem = self
-            .per_host
-            .entry(addr)
-            .or_insert_with(|| Arc::new(Semaphore::new(per)))
-            .clone();
-        let Some(host_permit) = self.acquire(host_sem).await else {
+        let Some(admission) = self.gate.admit(addr, &self.shutdown).await else {
             return;
         };
-        let Some(permit) = self.acquire(self.global.clone()).await else {
-            return;
-        };
-        if let Some(rate) = self.limits.rate {
-            let now = Instant::now();
-            if self.next_slot > now {
-                let mut sd = self.shutdown.clone();
-                tokio::select! {
-                    () = tokio::time::sleep_until(self.next_slot) => {}
-                    () = sd.wait() => return,
-                }
-            }
-            self.next_slot = self.next_slot.max(now) + Duration::from_secs_f64(1.0 / rate);
-        }
         let settings = probe::Settings {
             timeout: target.timeout,
             linger: target.linger,
@@ -292,7 +240,7 @@ impl Dispatcher {
                 .send(Record::new(&target, Some(addr), port, outcome, &meta))
                 .await;
             // Only now: a slow collector must hold back new probes, not pile up finished ones.
-            drop((permit, host_permit));
+            drop(admission);
         });
         if self.track {
             self.pending.push(handle);

@@ -3,11 +3,12 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::config::ScanConfig;
+use crate::cli::DemoArgs;
+use crate::config::{Args, ScanConfig};
 use crate::exit::Exit;
 use crate::inventory::Inventory;
 use crate::lab::{self, Behaviour};
-use crate::run;
+use crate::scan;
 use crate::shutdown::Shutdown;
 
 /// Address of the demo services.
@@ -25,10 +26,24 @@ pub const PLAN: [(Behaviour, u16); 7] = [
 ];
 
 /// The example inventory, compiled in so the demo runs from any directory.
-pub const EXAMPLE: &str = include_str!("../targets.example.yaml");
+pub const EXAMPLE: &str = include_str!("../../targets.example.yaml");
 
 /// Run the demo.
-pub async fn run(mut cfg: ScanConfig, shutdown: Shutdown) -> Exit {
+pub async fn run(a: DemoArgs, shutdown: Shutdown) -> Exit {
+    let args = Args {
+        probe: &a.probe,
+        output: &a.output,
+        pool: None,
+        audit: None,
+        input: None,
+    };
+    let mut cfg = match ScanConfig::from_args(args) {
+        Ok(c) => c,
+        Err(m) => {
+            eprintln!("telltale demo: {m}");
+            return Exit::Usage;
+        }
+    };
     let lab = match lab::start(DEMO_IP, &PLAN) {
         Ok(l) => l,
         Err(e) => {
@@ -48,7 +63,7 @@ pub async fn run(mut cfg: ScanConfig, shutdown: Shutdown) -> Exit {
         return Exit::Usage;
     }
     cfg.table.all = true;
-    let exit = run::scan(inv, &cfg, shutdown).await;
+    let exit = scan::run(inv, &cfg, shutdown).await;
     drop(lab);
     exit
 }

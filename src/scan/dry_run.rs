@@ -1,4 +1,5 @@
-//! `scan --dry-run`: the planned probes, listed in the chosen format (table, ndjson, json, csv)
+//! `scan --dry-run`: the planned probes, listed in the chosen format (table, ndjson, json, csv;
+//! junit and prometheus describe results, so they list the table)
 //! without sending anything (no SYN, no DNS). A dry run writes stdout only: it never replaces an
 //! `-o`/`--also` report with a plan.
 
@@ -43,14 +44,15 @@ impl<'a> Planned<'a> {
     }
 }
 
-/// List the probes `inv` would send, in `format`; exit 2 for formats that describe results only.
+/// List the probes `inv` would send, in `format`. JUnit and Prometheus describe results, not
+/// plans: for them the listing is the table, with a note, so `--dry-run` can be appended to any
+/// scan command line to see what it would send.
 pub fn list(inv: &Inventory, format: Format) -> Exit {
     if matches!(format, Format::Junit | Format::Prometheus) {
         eprintln!(
-            "telltale: --dry-run lists planned probes as table, ndjson, json or csv; `{}` describes results",
-            format_name(format)
+            "telltale: --dry-run: `--format {}` describes results, so the plan is listed as a table",
+            format.name()
         );
-        return Exit::Usage;
     }
     let mut w = io::BufWriter::new(io::stdout().lock());
     let probes = inv.probes().filter(|p| !inv.excludes.probe(p));
@@ -61,12 +63,6 @@ pub fn list(inv: &Inventory, format: Format) -> Exit {
         _ => table(&mut w, probes),
     };
     exit::after_write("telltale", res.and_then(|()| w.flush()), Exit::Ok)
-}
-
-fn format_name(f: Format) -> String {
-    use clap::ValueEnum;
-    f.to_possible_value()
-        .map_or_else(String::new, |v| v.get_name().to_string())
 }
 
 /// Tab-separated, one probe per line (what `cut`/`awk` want).

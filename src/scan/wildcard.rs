@@ -1,0 +1,79 @@
+//! Accept-all detection: for each host with an `open` result, one connect to a port nobody
+//! should serve (`--wildcard-port`); if it accepts too, that host's open results are flagged
+//! `wildcard` (a SYN proxy, CDN or port forwarder answering everything). The check goes through
+//! the scan's [`Gate`], so it honours `-c`, `--per-host` and `--rate`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::collector::WState;
+use crate::config::ScanConfig;
+use crate::inventory::DEFAULT_TIMEOUT;
+use crate::pool::Gate;
+use crate::probe;
+use crate::shutdown::Shutdown;
+use crate::verdict::Verdict;
+
+/// Accept-all detection: one probe of a port nobody should serve, per host with open results.
+pub(super) struct Wildcard {
+    port: u16,
+    settings: probe::Settings,
+    /// Each checked host's state.
+    pub(super) hosts: HashMap<IpAddr, WState>,
+    /// Checks not yet answered.
+    pub(super) in_flight: usize,
+    shutdown: Shutdown,
+    gate: Arc<Gate>,
+}
+
+impl Wildcard {
+    /// A checker probing `port`, through the scan's `gate`.
+    pub(super) fn new(
+        port: u16,
+        cfg: &ScanConfig,
+        shutdown: Shutdown,
+        gate: Arc<Gate>,
+    ) -> Wildcard {
+        let settings = probe::Settings {
+            timeout: cfg.overrides.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            linger: Duration::ZERO,
+            retries: 0,
+            attempts: 1,
+            attempt_gap: Duration::ZERO,
+        };
+        Wildcard {
+            port,
+            settings,
+            hosts: HashMap::new(),
+            in_flight: 0,
+            shutdown,
+            gate,
+        }
+    }
+
+    /// Check `ip` once, off the collector (the answer arrives on `tx`); the probe takes its
+    /// permits and rate slot from the scan's gate like every other connect.
+    pub(super) fn start(&mut self, ip: IpAddr, tx: mpsc::Sender<(IpAddr, Option<String>)>) {
+        self.in_flight += 1;
+        let (port, settings, sd) = (self.port, self.settings, self.shutdown.clone());
+        let gate = self.gate.clone();
+        tokio::spawn(async move {
+            let Some(admission) = gate.admit(ip, &sd).await else {
+                let _ = tx.send((ip, None)).await;
+                return;
+            };
+            let o = probe::probe(SocketAddr::new(ip, port), settings, sd).await;
+            drop(admission);
+            let found = matches!(
+                o.verdict,
+                Verdict::Open | Verdict::ClosedByPeer | Verdict::ResetByPeer
+            )
+            .then(|| format!("WILDCARD: the check port {port} accepts too"));
+            let _ = tx.send((ip, found)).await;
+        });
+    }
+}
