@@ -38,6 +38,7 @@ pub mod record;
 pub mod report;
 pub mod resolve;
 pub mod run;
+pub mod shard;
 pub mod shutdown;
 pub mod verdict;
 

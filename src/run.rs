@@ -396,11 +396,7 @@ impl Collector {
         self.summary.add(&r);
         self.progress.update(&self.summary);
         if let Some(kept) = self.kept.as_mut() {
-            if let Ok(rr) =
-                serde_json::to_value(&r).and_then(serde_json::from_value::<ReportRecord>)
-            {
-                kept.push(rr);
-            }
+            kept.push(ReportRecord::from(&r));
         }
         if self.output_error.is_none() {
             if let Err(e) = self.sink.record(&r) {
