@@ -16,7 +16,8 @@
 //! - [`record`] — the result record (the NDJSON schema); [`verdict`] — verdicts and expectations.
 //! - [`report`] — table, NDJSON, JSON, CSV, JUnit, atomic output files.
 //! - [`lab`] / [`demo`] — loopback services that produce each verdict.
-//! - [`shutdown`] — the injected stop signal; [`limits`] — the fd budget; [`exit`] — exit codes.
+//! - [`shutdown`] — the injected stop signal; [`limits`] — the fd budget; [`exit`] — exit codes;
+//!   [`shard`] — the `--shard K/N` arithmetic.
 
 pub mod cli;
 pub mod config;
