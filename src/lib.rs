@@ -24,10 +24,6 @@
 //! - [`probe`] — one address:port: connect, linger, classify by errno ([`probe::classify`]).
 //! - [`pool`] — the gate (global and per-address permits, rate), dispatch, cancellation.
 //! - [`record`] — the result record (the NDJSON schema); [`verdict`] — verdicts and expectations.
-//! - [`report`] — table, NDJSON, JSON, CSV, JUnit, Prometheus, output files.
-//! - [`diff`] — drift between two reports; [`merge`] — shards and vantages into one answer.
-//! - [`lab`] — loopback services that produce each verdict (demo, tests, benchmark).
-//! - [`shutdown`] — the injected stop signal; [`limits`] — the fd budget; [`exit`] — exit codes.
 
 pub mod cli;
 pub mod cmd;
@@ -46,6 +42,7 @@ pub mod record;
 pub mod report;
 pub mod resolve;
 pub mod scan;
+pub mod shard;
 pub mod shutdown;
 pub mod verdict;
 

@@ -1,4 +1,5 @@
-//! The result record: one per (name, address, port), the unit every sink consumes.
+//! The result record: one per (name, address, port), the unit every sink consumes, and its
+//! conversion to the [`ReportRecord`](crate::report::read::ReportRecord) a report reader sees.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -200,5 +201,105 @@ impl Record {
     /// The name, or the host when unnamed.
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.host)
+    }
+}
+
+impl From<&Record> for crate::report::read::ReportRecord {
+    /// The record as a report reader would see it, field by field (no serde round trip), so
+    /// `scan --baseline` can diff this scan's records directly. `extra` stays empty: the fields
+    /// only a writer needs (`closed_after_ms`, `attempts`, `control`, `wildcard`,
+    /// `attempt_verdicts`) are not carried.
+    fn from(r: &Record) -> Self {
+        crate::report::read::ReportRecord {
+            format_version: r.format_version,
+            vantage: r.vantage.to_string(),
+            name: r.name.as_deref().map(String::from),
+            host: r.host.to_string(),
+            addr: r.addr.map(|a| a.to_string()),
+            port: r.port,
+            verdict: r.verdict,
+            expect: r
+                .expect
+                .verdicts()
+                .map(|v| v.as_str().to_string())
+                .collect(),
+            ok: r.ok,
+            banner: r.banner.clone(),
+            detail: r.detail.clone(),
+            connect_ms: r.connect_ms,
+            errno: r.errno.clone(),
+            tags: r.tags.to_vec(),
+            trusted: r.trusted,
+            flaky: r.flaky,
+            shard: r.shard.as_deref().map(String::from),
+            inventory_digest: Some(r.inventory_digest.to_string()),
+            inventory_probes: Some(r.inventory_probes),
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::read::ReportRecord;
+
+    fn record(addr: Option<IpAddr>, verdict: Verdict) -> Record {
+        Record {
+            format_version: FORMAT_VERSION,
+            name: Some(Arc::from("db \"1\"")),
+            host: Arc::from("db.example"),
+            addr,
+            port: 5432,
+            verdict,
+            expect: Expect::parse_word("blocked").unwrap_or_default(),
+            ok: Some(false),
+            connect_ms: Some(0.123_456_789),
+            closed_after_ms: Some(2.5),
+            banner: Some("SSH-2.0\\r\\n".into()),
+            detail: "ECONNREFUSED immediately".into(),
+            errno: Some("ECONNREFUSED".into()),
+            attempts: 3,
+            tags: Arc::from(vec!["prod".to_string(), "db".to_string()]),
+            vantage: Arc::from("dmz"),
+            control: true,
+            trusted: false,
+            wildcard: true,
+            flaky: true,
+            attempt_verdicts: Some(vec![Verdict::Open, verdict]),
+            shard: Some(Arc::from("2/3")),
+            inventory_digest: Arc::from("abc123"),
+            inventory_probes: 17,
+        }
+    }
+
+    /// The fields the reader keeps, as JSON (without `extra`).
+    fn read_fields(mut r: ReportRecord) -> serde_json::Value {
+        r.extra.clear();
+        serde_json::to_value(&r).unwrap_or_default()
+    }
+
+    #[test]
+    fn conversion_equals_the_serde_round_trip() {
+        let addrs = [
+            None,
+            Some("127.0.0.1".parse().unwrap()),
+            Some("::1".parse().unwrap()),
+        ];
+        for addr in addrs {
+            for v in Verdict::ALL {
+                let r = record(addr, v);
+                let json = serde_json::to_value(&r).unwrap();
+                let via_serde: ReportRecord = serde_json::from_value(json).unwrap();
+                let direct = ReportRecord::from(&r);
+                assert!(direct.extra.is_empty());
+                assert_eq!(read_fields(direct), read_fields(via_serde), "{v} {addr:?}");
+            }
+        }
+        let mut r = record(None, Verdict::Open);
+        (r.name, r.shard) = (None, None);
+        let via_serde: ReportRecord =
+            serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+        assert_eq!(read_fields(ReportRecord::from(&r)), read_fields(via_serde));
     }
 }

@@ -1,4 +1,6 @@
-//! Verdicts (what a probe saw) and expectations (what the inventory says it should see).
+//! Verdicts (what a probe saw) and expectations (what the inventory says it should see), the
+//! verdict groups every layer shares (blocked, denied, connected, no verdict), and the pass mark
+//! (✓/✗/?) shown next to a verdict.
 //!
 //! The verdict names are the machine names used in every output format; they never change.
 
@@ -105,6 +107,32 @@ impl Verdict {
         Verdict::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// The `blocked` group: the host or a firewall kept us out before any handshake. A failed
+    /// positive control makes these untrusted (the scanner itself may reach nothing).
+    pub const BLOCKED: [Verdict; 3] = [Verdict::Filtered, Verdict::Unreachable, Verdict::Refused];
+
+    /// The `denied` group: connected, then the peer ended the session at once.
+    pub const DENIED: [Verdict; 2] = [Verdict::ClosedByPeer, Verdict::ResetByPeer];
+
+    /// In the [`BLOCKED`](Verdict::BLOCKED) group: the verdicts a failed positive control
+    /// makes untrusted.
+    pub fn is_blocked(self) -> bool {
+        Verdict::BLOCKED.contains(&self)
+    }
+
+    /// The handshake completed (`open` or the [`DENIED`](Verdict::DENIED) group): the peer may
+    /// have sent a banner, and an accept-all host answers this way on every port.
+    pub fn is_connected(self) -> bool {
+        self == Verdict::Open || Verdict::DENIED.contains(&self)
+    }
+
+    /// Says something about the target. False for `local-error` (the scanning host failed) and
+    /// `interrupted` (the probe was cut short): comparing such a record says "rerun", never
+    /// "newly closed". `dns-error` is a verdict (about the name).
+    pub fn gives_verdict(self) -> bool {
+        !matches!(self, Verdict::LocalError | Verdict::Interrupted)
+    }
+
     fn bit(self) -> u16 {
         1 << (self as u16)
     }
@@ -123,12 +151,20 @@ pub struct Expect(u16);
 /// The names accepted in `expect:` besides verdicts, and what they stand for.
 pub const ALIASES: [(&str, &[Verdict]); 3] = [
     ("reachable", &[Verdict::Open]),
-    (
-        "blocked",
-        &[Verdict::Filtered, Verdict::Unreachable, Verdict::Refused],
-    ),
-    ("denied", &[Verdict::ClosedByPeer, Verdict::ResetByPeer]),
+    ("blocked", &Verdict::BLOCKED),
+    ("denied", &Verdict::DENIED),
 ];
+
+/// The pass mark shown next to a verdict: `✓` as expected and trusted, `✗` not as expected,
+/// `?` when it proves nothing (no expectation for this vantage, or untrusted because a positive
+/// control failed).
+pub fn mark(ok: Option<bool>, trusted: bool) -> &'static str {
+    match ok {
+        Some(true) if trusted => "✓",
+        Some(false) => "✗",
+        _ => "?",
+    }
+}
 
 impl Default for Expect {
     fn default() -> Self {
@@ -260,6 +296,31 @@ mod tests {
                 .to_string(),
             "open|refused"
         );
+    }
+
+    #[test]
+    fn groups_are_disjoint_and_match_the_aliases() {
+        for v in Verdict::ALL {
+            let groups = [v.is_blocked(), v.is_connected(), !v.gives_verdict()];
+            assert!(
+                groups.iter().filter(|g| **g).count() <= 1,
+                "{v} in two groups"
+            );
+            let alias = |a: &str| Expect::parse_word(a).unwrap().contains(v);
+            assert_eq!(v.is_blocked(), alias("blocked"), "{v}");
+            assert_eq!(
+                v.is_connected(),
+                alias("reachable") || alias("denied"),
+                "{v}"
+            );
+        }
+        assert!(Verdict::DnsError.gives_verdict());
+        assert!(!Verdict::Interrupted.gives_verdict());
+        assert!(!Verdict::LocalError.gives_verdict());
+        assert_eq!(mark(Some(true), true), "✓");
+        assert_eq!(mark(Some(true), false), "?");
+        assert_eq!(mark(Some(false), false), "✗");
+        assert_eq!(mark(None, true), "?");
     }
 
     #[test]

@@ -23,8 +23,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use telltale::inventory::{Inventory, Overrides};
-use telltale::scan::plan::Plan;
 use telltale::pool::Limits;
+use telltale::scan::plan::Plan;
 
 /// Per-case bound (the acceptance's "no hang over 5 s").
 const CASE_LIMIT: Duration = Duration::from_secs(5);

@@ -34,8 +34,8 @@ pub struct Probes {
     addrs: Option<IpAddrRange>,
     /// Probe position within the current target.
     local: u128,
-    /// Keep only probes whose index is `k` modulo `n`.
-    shard: Option<(u128, u128)>,
+    /// Keep only shard `k` of `n` (see [`crate::shard`]).
+    shard: Option<(u32, u32)>,
 }
 
 impl Probes {
@@ -55,7 +55,7 @@ impl Probes {
     /// `n`. Split at the probe level, so a large CIDR is spread over every shard.
     pub fn shard(mut self, k: u32, n: u32) -> Probes {
         if n > 1 {
-            self.shard = Some((u128::from(k.saturating_sub(1)), u128::from(n)));
+            self.shard = Some((k, n));
         }
         self
     }
@@ -113,7 +113,7 @@ impl Iterator for Probes {
         loop {
             let p = self.next_any()?;
             match self.shard {
-                Some((k, n)) if p.index % n != k => continue,
+                Some((k, n)) if !crate::shard::contains(p.index, k, n) => continue,
                 _ => return Some(p),
             }
         }

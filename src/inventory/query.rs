@@ -11,10 +11,7 @@ impl Inventory {
     pub fn probe_count(&self) -> u128 {
         let all = self.total_probes();
         match self.shard {
-            Some((k, n)) => {
-                let (k, n) = (u128::from(k - 1), u128::from(n));
-                if all > k { (all - k - 1) / n + 1 } else { 0 }
-            }
+            Some((k, n)) => crate::shard::size(all, k, n),
             None => all,
         }
     }
@@ -38,11 +35,10 @@ impl Inventory {
         let Some((k, n)) = self.shard else {
             return count;
         };
-        let (k, n) = (u128::from(k - 1), u128::from(n));
-        // Indices i in [first, first + count) with i % n == k: those below `end` minus those
-        // below `first`.
-        let below = |end: u128| if end > k { (end - k - 1) / n + 1 } else { 0 };
-        below(t.first_index.saturating_add(count)) - below(t.first_index)
+        // Indices in [first, first + count) of shard k: those below the end minus those below
+        // `first`.
+        let end = t.first_index.saturating_add(count);
+        crate::shard::size(end, k, n) - crate::shard::size(t.first_index, k, n)
     }
 
     /// Whether target `t` has at least one probe in this run's shard.
@@ -50,12 +46,7 @@ impl Inventory {
         let Some((k, n)) = self.shard else {
             return true;
         };
-        let (k, n) = (u128::from(k - 1), u128::from(n));
-        let count = t.probe_count();
-        if count >= n {
-            return count > 0;
-        }
-        (t.first_index..t.first_index + count).any(|i| i % n == k)
+        crate::shard::any_in(t.first_index, t.probe_count(), k, n)
     }
 
     /// Refuse inventories that expand past [`LARGE_INVENTORY`] unless allowed.

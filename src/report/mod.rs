@@ -5,11 +5,13 @@
 
 pub mod columns;
 mod csv;
+pub mod formats;
 mod json;
 mod junit;
 pub mod narrative;
 mod ndjson;
 mod prometheus;
+pub mod read;
 mod spill;
 pub mod summary;
 pub mod table;

@@ -191,10 +191,10 @@ fn cells(r: &Record) -> Vec<String> {
         let more = if shown.len() < b.len() { "…" } else { "" };
         detail = format!("{detail}; banner \"{shown}{more}\"");
     }
-    let mark = match r.ok {
-        Some(true) if r.trusted => "",
-        Some(false) => " ✗",
-        _ => " ?",
+    // A pass is unmarked in the table; ✗ and ? follow the verdict.
+    let mark = match crate::verdict::mark(r.ok, r.trusted) {
+        "✓" => String::new(),
+        m => format!(" {m}"),
     };
     vec![
         r.name.as_deref().unwrap_or("-").to_string(),

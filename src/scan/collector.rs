@@ -60,13 +60,7 @@ impl Collector {
         if r.control && !r.passed() {
             self.controls_failed = true;
         }
-        if self.controls_failed
-            && !r.control
-            && matches!(
-                r.verdict,
-                Verdict::Filtered | Verdict::Unreachable | Verdict::Refused
-            )
-        {
+        if self.controls_failed && !r.control && r.verdict.is_blocked() {
             r.trusted = false;
         }
         if let (Some(w), Verdict::Open, Some(ip)) = (self.wildcard.as_mut(), r.verdict, r.addr) {
@@ -119,11 +113,7 @@ impl Collector {
         self.summary.add(&r);
         self.progress.update(&self.summary);
         if let Some(kept) = self.kept.as_mut() {
-            if let Ok(rr) =
-                serde_json::to_value(&r).and_then(serde_json::from_value::<ReportRecord>)
-            {
-                kept.push(rr);
-            }
+            kept.push(ReportRecord::from(&r));
         }
         if self.output_error.is_none() {
             if let Err(e) = self.sink.record(&r) {

@@ -16,7 +16,6 @@ use crate::inventory::DEFAULT_TIMEOUT;
 use crate::pool::Gate;
 use crate::probe;
 use crate::shutdown::Shutdown;
-use crate::verdict::Verdict;
 
 /// Accept-all detection: one probe of a port nobody should serve, per host with open results.
 pub(super) struct Wildcard {
@@ -68,11 +67,10 @@ impl Wildcard {
             };
             let o = probe::probe(SocketAddr::new(ip, port), settings, sd).await;
             drop(admission);
-            let found = matches!(
-                o.verdict,
-                Verdict::Open | Verdict::ClosedByPeer | Verdict::ResetByPeer
-            )
-            .then(|| format!("WILDCARD: the check port {port} accepts too"));
+            let found = o
+                .verdict
+                .is_connected()
+                .then(|| format!("WILDCARD: the check port {port} accepts too"));
             let _ = tx.send((ip, found)).await;
         });
     }
