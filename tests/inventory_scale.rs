@@ -256,7 +256,9 @@ fn many_duplicates_and_excluded_names_scan_quickly() {
         "{:.3000}",
         t.stderr
     );
-    assert_fast(&t, "200k entries, half duplicates", Duration::from_secs(2));
+    // A real scan (not only the plan) of 100k probes: 1 s here when quiet; the quadratic
+    // dedup took minutes. Generous for a loaded 2-core CI machine.
+    assert_fast(&t, "200k entries, half duplicates", Duration::from_secs(4));
 }
 
 #[test]

@@ -25,36 +25,13 @@ pub async fn run(a: ProbeArgs, shutdown: Shutdown) -> Exit {
             return Exit::Usage;
         }
     };
-    let fail = |m: String| {
-        eprintln!("telltale: {m}");
-        Exit::Usage
-    };
-    let host = match Host::parse(&a.host) {
-        Ok(Host::Net(_)) => {
-            return fail(format!(
-                "`{}`: probe takes one host; use scan for CIDR blocks",
-                a.host
-            ));
+    let inv = match one_target(&a, &cfg) {
+        Ok(inv) => inv,
+        Err(m) => {
+            eprintln!("telltale: {m}");
+            return Exit::Usage;
         }
-        Ok(h) => h,
-        Err(e) => return fail(e),
     };
-    let mut expect = Expect::EMPTY;
-    for w in a.expect.split(',') {
-        match Expect::parse_word(w) {
-            Ok(e) => expect = expect.union(e),
-            Err(e) => return fail(format!("--expect: {e}")),
-        }
-    }
-    let yaml = format!(
-        "targets:\n  - host: \"{host}\"\n    port: {}\n    expect: [{}]\n",
-        a.port,
-        expect.names().join(", ")
-    );
-    let mut inv = Inventory::default();
-    if let Err(e) = inv.add_text("<command line>", &yaml, cfg.overrides) {
-        return fail(e.to_string());
-    }
     // Without `--format`, a table for stdout (no `-o`, `-o -`, `-o /dev/stdout`) is the
     // narrative, and one probe needs no pre-scan plan line; `--also` applies.
     let narrative = a.output.format.is_none();
@@ -63,4 +40,30 @@ pub async fn run(a: ProbeArgs, shutdown: Shutdown) -> Exit {
         ..cfg
     };
     scan::run_to(inv, &cfg, shutdown, narrative).await
+}
+
+/// The command line's one target, through the same validation as an inventory entry.
+fn one_target(a: &ProbeArgs, cfg: &ScanConfig) -> Result<Inventory, String> {
+    let host = match Host::parse(&a.host)? {
+        Host::Net(_) => {
+            return Err(format!(
+                "`{}`: probe takes one host; use scan for CIDR blocks",
+                a.host
+            ));
+        }
+        h => h,
+    };
+    let mut expect = Expect::EMPTY;
+    for w in a.expect.split(',') {
+        expect = expect.union(Expect::parse_word(w).map_err(|e| format!("--expect: {e}"))?);
+    }
+    let yaml = format!(
+        "targets:\n  - host: \"{host}\"\n    port: {}\n    expect: [{}]\n",
+        a.port,
+        expect.names().join(", ")
+    );
+    let mut inv = Inventory::default();
+    inv.add_text("<command line>", &yaml, cfg.overrides)
+        .map_err(|e| e.to_string())?;
+    Ok(inv)
 }
