@@ -122,6 +122,19 @@ pub struct Args<'a> {
     pub input: Option<&'a InputOpts>,
 }
 
+impl<'a> Args<'a> {
+    /// The groups of `probe` and `demo`: probing and output only.
+    pub fn probing(probe: &'a ProbeOpts, output: &'a OutputOpts) -> Args<'a> {
+        Args {
+            probe,
+            output,
+            pool: None,
+            audit: None,
+            input: None,
+        }
+    }
+}
+
 impl ScanConfig {
     /// Build and validate the settings; the error names the flag and what was expected.
     pub fn from_args(a: Args<'_>) -> Result<ScanConfig, String> {

@@ -30,13 +30,7 @@ pub const EXAMPLE: &str = include_str!("../../targets.example.yaml");
 
 /// Run the demo.
 pub async fn run(a: DemoArgs, shutdown: Shutdown) -> Exit {
-    let args = Args {
-        probe: &a.probe,
-        output: &a.output,
-        pool: None,
-        audit: None,
-        input: None,
-    };
+    let args = Args::probing(&a.probe, &a.output);
     let mut cfg = match ScanConfig::from_args(args) {
         Ok(c) => c,
         Err(m) => {

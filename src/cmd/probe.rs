@@ -11,13 +11,7 @@ use crate::verdict::Expect;
 
 /// Run `telltale probe HOST PORT`.
 pub async fn run(a: ProbeArgs, shutdown: Shutdown) -> Exit {
-    let args = Args {
-        probe: &a.probe,
-        output: &a.output,
-        pool: None,
-        audit: None,
-        input: None,
-    };
+    let args = Args::probing(&a.probe, &a.output);
     let cfg = match ScanConfig::from_args(args) {
         Ok(c) => c,
         Err(m) => {
