@@ -5,25 +5,29 @@ use std::io;
 use super::{Output, Sink, Summary};
 use crate::record::Record;
 
-const HEADER: [&str; 18] = [
-    "name",
-    "host",
-    "addr",
-    "port",
-    "verdict",
-    "expect",
-    "ok",
-    "connect_ms",
-    "closed_after_ms",
-    "attempts",
-    "errno",
-    "detail",
-    "banner",
-    "vantage",
-    "trusted",
-    "wildcard",
-    "flaky",
-    "shard",
+/// The columns, each with how it is read off a record: the header and every row come from this
+/// one list, so they cannot disagree.
+type Column = (&'static str, fn(&Record) -> String);
+
+const COLUMNS: [Column; 18] = [
+    ("name", |r| r.name.as_deref().unwrap_or("").to_string()),
+    ("host", |r| r.host.to_string()),
+    ("addr", |r| opt(r.addr)),
+    ("port", |r| r.port.to_string()),
+    ("verdict", |r| r.verdict.to_string()),
+    ("expect", |r| r.expect.names().join("|")),
+    ("ok", |r| opt(r.ok)),
+    ("connect_ms", |r| opt(r.connect_ms)),
+    ("closed_after_ms", |r| opt(r.closed_after_ms)),
+    ("attempts", |r| r.attempts.to_string()),
+    ("errno", |r| opt(r.errno.as_deref())),
+    ("detail", |r| r.detail.clone()),
+    ("banner", |r| opt(r.banner.as_deref())),
+    ("vantage", |r| r.vantage.to_string()),
+    ("trusted", |r| r.trusted.to_string()),
+    ("wildcard", |r| r.wildcard.to_string()),
+    ("flaky", |r| r.flaky.to_string()),
+    ("shard", |r| opt(r.shard.as_deref())),
 ];
 
 pub struct Csv {
@@ -42,7 +46,7 @@ impl Csv {
     fn header(&mut self) -> io::Result<()> {
         if !self.header {
             self.header = true;
-            self.w.write_record(HEADER)?;
+            self.w.write_record(COLUMNS.iter().map(|(name, _)| *name))?;
         }
         Ok(())
     }
@@ -55,26 +59,8 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 impl Sink for Csv {
     fn record(&mut self, r: &Record) -> io::Result<()> {
         self.header()?;
-        self.w.write_record([
-            r.name.as_deref().unwrap_or("").to_string(),
-            r.host.to_string(),
-            opt(r.addr),
-            r.port.to_string(),
-            r.verdict.to_string(),
-            r.expect.names().join("|"),
-            opt(r.ok),
-            opt(r.connect_ms),
-            opt(r.closed_after_ms),
-            r.attempts.to_string(),
-            opt(r.errno.as_deref()),
-            r.detail.clone(),
-            opt(r.banner.as_deref()),
-            r.vantage.to_string(),
-            r.trusted.to_string(),
-            r.wildcard.to_string(),
-            r.flaky.to_string(),
-            opt(r.shard.as_deref()),
-        ])?;
+        self.w
+            .write_record(COLUMNS.iter().map(|(_, cell)| cell(r)))?;
         Ok(())
     }
 
