@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::{KILL_AFTER_60S, Ns, NsSpec, RECORD_KEYS, UNSHARE_PID1_PROC, str_or_null as s};
 
+/// `hold_fds.sh N CMD...`: runs CMD with fds 3..N+2 held open (written into every run dir).
 pub const HOLD_FDS: &str = include_str!("../lab/hold_fds.sh");
 
 /// PID 1 of fresh user/net/mount/pid namespaces, SIGKILLed after 60 s; a 20 s wait for labs.
@@ -100,12 +101,19 @@ pub fn port(v: &Value) -> u16 {
 /// What one (addr, port) must produce. `None` fields are not checked.
 #[derive(Clone, Copy)]
 pub struct Want {
+    /// The target's name.
     pub name: Option<&'static str>,
+    /// The address probed (the record's key, with `port`).
     pub addr: &'static str,
+    /// The port probed.
     pub port: u16,
+    /// The verdict.
     pub verdict: &'static str,
+    /// The errno name.
     pub errno: Option<&'static str>,
+    /// The escaped banner.
     pub banner: Option<&'static str>,
+    /// Attempts made.
     pub attempts: Option<u64>,
 }
 
