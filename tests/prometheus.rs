@@ -1,7 +1,10 @@
-//! `--format prometheus` through the library's sink: records built from an inventory text and
-//! hand-made outcomes, written to a file, parsed back with `prometheus-parse` and with a strict
-//! reader of the text exposition format (label escapes included).
+//! `--format prometheus`: through the library's sink (records built from an inventory text
+//! and hand-made outcomes, written to a file, parsed back with `prometheus-parse` and with a
+//! strict reader of the text exposition format, label escapes included), and end to end as a
+//! node_exporter textfile written by a scan in its own `unshare -rnmpf` namespace.
 #![allow(clippy::unwrap_used)]
+
+mod common;
 
 use std::collections::BTreeMap;
 
@@ -11,6 +14,8 @@ use telltale::probe::Outcome;
 use telltale::record::{Record, RunMeta};
 use telltale::report::{Format, Output, Summary, TableOptions, sink};
 use telltale::verdict::Verdict;
+
+use common::ns_with_jobs as netns;
 
 /// A target name with every character the format needs escaped.
 const NASTY: &str = "db \"primary\" \\ eu\nsecond line";
@@ -226,6 +231,9 @@ fn families_counts_and_values() {
     let recs = records();
     let s = summary(&recs);
     let text = render(&recs, &s);
+    // The whole exposition as node_exporter reads it (tests/snapshots/); the checks below
+    // parse it.
+    insta::assert_snapshot!("prometheus_textfile", text);
     let scrape = scrape(&text);
     let samples = strict(&text);
     assert_eq!(scrape.samples.len(), samples.len(), "{text}");
@@ -375,4 +383,95 @@ fn an_interrupted_empty_run_is_still_a_valid_file() {
     );
     let scrape = scrape(&text);
     assert_eq!(scrape.samples.len(), samples.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The textfile, end to end
+// ---------------------------------------------------------------------------------------------
+
+/// `--format prometheus -o FILE` writes an exposition-format file (atomically: nothing else is
+/// left in its directory) with per-probe and per-run series and HELP/TYPE lines.
+#[test]
+fn prometheus_textfile_end_to_end() {
+    let inv = "defaults: {timeout: 1200ms, linger: 200ms}
+targets:
+  - {name: web, host: 127.0.0.1, port: 7100}
+  - {name: deny, host: 127.0.0.1, port: 7101, expect: refused}
+  - {name: broken, host: 127.0.0.1, port: 7102}
+";
+    let ns = netns(
+        &[("inv.yaml", inv)],
+        "lab_start lab --ip 127.0.0.1 --open 7100
+mkdir textfile
+scan prom inv.yaml --format prometheus -o textfile/telltale.prom --no-progress --vantage lab",
+    );
+    ns.assert_rc("prom", 1);
+    assert_eq!(
+        ns.stdout("prom"),
+        "",
+        "with -o nothing goes to stdout\n{}",
+        ns.show("prom")
+    );
+    let entries: Vec<String> = std::fs::read_dir(ns.path("textfile"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        entries,
+        vec!["telltale.prom".to_string()],
+        "no temp file left"
+    );
+    let text = ns.read("textfile/telltale.prom");
+    assert!(text.ends_with('\n'), "{text}");
+
+    let ok: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("telltale_probe_ok{"))
+        .collect();
+    assert_eq!(ok.len(), 3, "one series per probe:\n{text}");
+    let line = |needle: &str| {
+        *ok.iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no probe_ok with {needle}:\n{text}"))
+    };
+    assert!(line("name=\"web\"").ends_with(" 1"), "{text}");
+    assert!(line("name=\"deny\"").ends_with(" 1"), "{text}");
+    assert!(line("name=\"broken\"").ends_with(" 0"), "{text}");
+    assert!(line("name=\"web\"").contains("vantage=\"lab\""), "{text}");
+    assert!(line("name=\"web\"").contains("port=\"7100\""), "{text}");
+
+    assert!(
+        text.lines().any(|l| l.starts_with("telltale_scan_probes{")
+            && l.contains("verdict=\"refused\"")
+            && l.ends_with(" 2")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("telltale_scan_mismatches") && l.ends_with(" 1")),
+        "{text}"
+    );
+    for family in [
+        "telltale_probe_ok",
+        "telltale_probe_connect_seconds",
+        "telltale_scan_probes",
+        "telltale_scan_duration_seconds",
+        "telltale_scan_mismatches",
+        "telltale_scan_timestamp_seconds",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("# HELP {family} "))),
+            "no HELP for {family}:\n{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("# TYPE {family} "))),
+            "no TYPE for {family}:\n{text}"
+        );
+    }
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = l.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "bad sample value in {l:?}");
+    }
 }

@@ -1,6 +1,6 @@
-#![allow(clippy::unwrap_used)]
-//! `--shard K/N` (issue 4, acceptance: "for random inventories and N in 1..8, the multiset union
-//! of `--shard K/N` probes equals the unsharded probe set, pairwise disjoint").
+//! `--shard K/N` partitions the probes: for random inventories and N in 1..8, the multiset
+//! union of the `--shard K/N` probes equals the unsharded probe set, and the shards are
+//! pairwise disjoint.
 //!
 //! - Library level (proptest): random inventories — single 127/8 addresses and `::1`, small
 //!   CIDRs `127.0.N.0/28..32`, names, port lists, ranges and strings, sometimes a large
@@ -13,6 +13,7 @@
 //!   `--dry-run` listing (run inside `unshare -rn`: even a resolver bug could not send a packet).
 //!
 //! Nothing here sends a packet: expansion happens before resolution and `--dry-run` sends nothing.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

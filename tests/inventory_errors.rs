@@ -1,17 +1,11 @@
-//! Inventory and usage errors through the CLI: exact `FILE:LINE:COL` of typical mistakes, exit 2,
-//! nothing on stdout, and not a single connect (a test-owned canary listener is in every inventory).
+//! Inventory errors through the CLI: the exact `FILE:LINE:COL` of typical mistakes, exit 2,
+//! nothing on stdout, an existing `-o` file left alone, and not a single connect (a test-owned
+//! canary listener is in every inventory).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
-
-/// The first target of every broken inventory: the canary. Line 2 of the file.
-fn canary_line(c: &Canary) -> String {
-    format!("  - {{host: \"127.0.0.1\", port: {}}}\n", c.port())
-}
 
 /// Scans `yaml` (which should contain the canary) and checks the error contract.
 /// `positions` lists the acceptable (line, column) pairs; the first is the preferred one.
@@ -52,11 +46,6 @@ fn assert_inventory_error(
         "an inventory error must send zero packets\n{}",
         run.dump()
     );
-}
-
-/// `targets:` + canary (line 2) + `rest` (from line 3 on).
-fn with_canary(c: &Canary, rest: &str) -> String {
-    format!("targets:\n{}{rest}", canary_line(c))
 }
 
 #[test]
@@ -243,53 +232,4 @@ fn inventory_error_leaves_existing_output_file_alone() {
     );
     assert_eq!(dir_listing(out.path()), vec!["out.json".to_string()]);
     assert_eq!(c.accepted(), 0);
-}
-
-// ----------------------------------------------------------------------------------------------
-// Bad flags
-// ----------------------------------------------------------------------------------------------
-
-/// A valid inventory (the canary only) scanned with bad `flags`: exit 2, nothing probed.
-fn assert_bad_flags(flags: &[&str]) {
-    let mut c = Canary::new();
-    let inv = inventory(&with_canary(&c, ""));
-    let run = scan(&inv, flags);
-    run.assert_code(2);
-    run.assert_no_panic();
-    assert!(run.stdout.trim().is_empty(), "{}", run.dump());
-    assert!(
-        !run.stderr.trim().is_empty(),
-        "say what is wrong\n{}",
-        run.dump()
-    );
-    assert_eq!(c.accepted(), 0, "bad flags must not scan: {}", run.dump());
-}
-
-#[test]
-fn concurrency_zero_is_rejected() {
-    assert_bad_flags(&["-c", "0"]);
-    assert_bad_flags(&["--concurrency", "0"]);
-}
-
-#[test]
-fn unknown_format_is_rejected() {
-    assert_bad_flags(&["--format", "xml"]);
-}
-
-#[test]
-fn bad_durations_are_rejected() {
-    assert_bad_flags(&["--timeout", "banana"]);
-    assert_bad_flags(&["--linger", "banana"]);
-}
-
-#[test]
-fn unknown_flag_is_rejected() {
-    assert_bad_flags(&["--bogus"]);
-}
-
-#[test]
-fn scan_without_inventory_is_usage_error() {
-    let run = run(&["scan"], Duration::from_secs(10));
-    run.assert_code(2);
-    run.assert_no_panic();
 }

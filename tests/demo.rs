@@ -1,14 +1,45 @@
-//! `telltale scan targets.example.yaml --format ndjson` against the demo's services (started as
-//! `telltale lab` on the same fixed loopback ports), as a user would run it by hand: every record
-//! carries the documented fields and every verdict is as the example expects. The fixed ports
-//! are shared with the demo test, so both take the same file lock.
+//! The demo: `telltale demo` (its own loopback services on 127.0.0.77, every result as
+//! expected), and `telltale scan targets.example.yaml` against the same services started as
+//! `telltale lab`, as a user would run it by hand (every record carries the documented fields
+//! and every verdict is as the example expects). Both bind the demo's fixed ports, so both
+//! take the same file lock.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::{BIN, DENY_MSG, LAB_FNS, RECORD_KEYS, SSH_BANNER, ndjson, read_file};
+use common::{BIN, DENY_MSG, LAB_FNS, Proc, RECORD_KEYS, SSH_BANNER, read_file, records_in};
+
+#[test]
+fn demo_exits_0_with_every_result_as_expected() {
+    // The demo binds fixed ports on 127.0.0.77: serialize with any other test run on this machine.
+    let mut cmd = Command::new("flock");
+    cmd.args([
+        "-w",
+        "60",
+        "/tmp/telltale-demo.lock",
+        BIN,
+        "demo",
+        "--format",
+        "ndjson",
+    ]);
+    let mut p = Proc::spawn_command(cmd, vec!["demo".into(), "--format".into(), "ndjson".into()]);
+    let run = p.finish(Duration::from_secs(60));
+    run.assert_code(0);
+    run.assert_no_panic();
+    let recs = run.records();
+    assert!(recs.len() >= 7, "{}", run.dump());
+    for r in &recs {
+        assert_eq!(r["ok"], true, "{r}");
+        let a = r["addr"].as_str().unwrap_or("");
+        assert!(
+            a.starts_with("127.") || a == "::1",
+            "demo left loopback: {r}"
+        );
+    }
+}
 
 #[test]
 fn example_inventory_against_demo_services() {
@@ -42,7 +73,10 @@ fn example_inventory_against_demo_services() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let recs = ndjson(&read_file(&dir.path().join("scan.out")));
+    let recs = records_in(
+        &read_file(&dir.path().join("scan.out")),
+        "scan of targets.example.yaml",
+    );
     assert!(recs.len() >= 8, "{recs:#?}");
     for r in &recs {
         for f in RECORD_KEYS {

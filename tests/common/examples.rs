@@ -1,0 +1,192 @@
+//! Reading `examples/`: files, the YAML of Kubernetes/Ansible/GitHub files, shell command
+//! lines (`words`, `telltale_lines`) and whether a `telltale ...` line is a valid invocation
+//! (`check_invocation`, a `--dry-run` that sends nothing), and the report records their
+//! commands write (`report_records`, validated against the record schema).
+//!
+//! Not re-exported at `common::`; use `common::examples::*`.
+use std::process::Command;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_yaml::Value as Yaml;
+
+use super::fleet::{code, p};
+use super::{BIN, example, read_file as read, records_in, show_output as show};
+
+/// Records of a report the examples' commands wrote, validated against the record schema.
+pub fn report_records(text: &str) -> Vec<Value> {
+    records_in(text, "report written by an example's command")
+}
+
+pub fn read_example(rel: &str) -> String {
+    std::fs::read_to_string(example(rel)).unwrap_or_else(|e| panic!("examples/{rel}: {e}"))
+}
+
+/// Splits a command line into words: whitespace, '…' and "…" quoting (no expansion). Enough
+/// to find the subcommand, the inventory and the flags of a telltale invocation.
+pub fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                any = true;
+            }
+            None if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            None => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Checks a `telltale ...` command line against the CLI without running a scan: the subcommand
+/// exists, and for `scan` clap accepts every flag (`--dry-run` sends nothing; exit 0). The
+/// inventory is replaced by a loopback one. Returns the words.
+pub fn check_invocation(line: &str) -> Vec<String> {
+    let w = words(line);
+    assert!(
+        w.first()
+            .is_some_and(|b| b == "telltale" || b.ends_with("/telltale")),
+        "not a telltale invocation: {line:?}"
+    );
+    let sub = w.get(1).map(String::as_str);
+    match sub {
+        Some("--version") | Some("-V") | Some("--help") => {}
+        Some("scan") => {
+            let dir = tempfile::tempdir().unwrap();
+            let inv = dir.path().join("inv.yaml");
+            std::fs::write(&inv, "targets:\n  - {host: 127.0.0.1, port: 22}\n").unwrap();
+            let mut args: Vec<String> = Vec::new();
+            let mut replaced = false;
+            let mut skip_value = false;
+            for a in &w[2..] {
+                if skip_value {
+                    skip_value = false;
+                    // Outputs go into the temp dir, never over a real file.
+                    args.push(dir.path().join("out").to_string_lossy().to_string());
+                    continue;
+                }
+                if a == "-o" || a == "--output" {
+                    skip_value = true;
+                    args.push(a.clone());
+                    continue;
+                }
+                if !replaced && !a.starts_with('-') && a.ends_with(".yaml") {
+                    args.push(inv.to_string_lossy().to_string());
+                    replaced = true;
+                    continue;
+                }
+                args.push(a.replace('$', ""));
+            }
+            assert!(replaced, "no inventory (*.yaml) in {line:?}");
+            let out = Command::new(BIN)
+                .arg("scan")
+                .args(&args)
+                .arg("--dry-run")
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "`{line}` is not a valid invocation: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Some(other) => {
+            let out = Command::new(BIN).args([other, "--help"]).output().unwrap();
+            assert!(out.status.success(), "unknown subcommand in {line:?}");
+        }
+        None => panic!("bare `telltale` in {line:?}"),
+    }
+    w
+}
+
+/// The command lines of a shell snippet that invoke telltale (continuations joined).
+pub fn telltale_lines(script: &str) -> Vec<String> {
+    script
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("telltale ") || l.contains("/telltale "))
+        .filter(|l| !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// Fail loudly, with the install command, when a checking tool is missing (tests never install).
+pub fn require_tool(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{tool}` is missing: install it with `apt-get install -y {package}` (.ci/run does); \
+         this check is never skipped"
+    );
+}
+
+/// Every document of a (multi-document) YAML file.
+pub fn yaml_docs(rel: &str) -> Vec<Yaml> {
+    let text = read(&example(rel));
+    serde_yaml::Deserializer::from_str(&text)
+        .enumerate()
+        .map(|(i, d)| {
+            Yaml::deserialize(d)
+                .unwrap_or_else(|e| panic!("examples/{rel}: document {i} does not parse: {e}"))
+        })
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+pub fn ystr<'a>(v: &'a Yaml, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for k in path {
+        cur = &cur[*k];
+    }
+    cur.as_str()
+        .unwrap_or_else(|| panic!("{path:?} is not a string: {cur:?}"))
+}
+
+pub fn yu64(v: &Yaml, path: &[&str]) -> u64 {
+    let mut cur = v;
+    for k in path {
+        cur = &cur[*k];
+    }
+    cur.as_u64()
+        .unwrap_or_else(|| panic!("{path:?} is not a number: {cur:?}"))
+}
+
+/// `telltale scan FILE --dry-run` inside `unshare -rn`: the inventory is valid (exit 0).
+pub fn assert_valid_inventory(what: &str, text: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("inventory.yaml");
+    std::fs::write(&f, text).unwrap();
+    let out = Command::new("unshare")
+        .args(["-rn", BIN, "scan", p(&f), "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&out),
+        0,
+        "{what} is not a valid telltale inventory\n{}",
+        show(&out)
+    );
+}
+
+pub fn sq(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
