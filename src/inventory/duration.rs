@@ -1,14 +1,10 @@
 //! Durations of the inventory (`timeout:`, `linger:`, in `defaults:` and per target) and of the
 //! command line (`--timeout`, `--linger`, `--attempt-gap`): parsing and their documented bounds.
 //! Out-of-range values are refused where they are written — the flag for clap, file:line:column
-//! for YAML — so that no later arithmetic (deadlines, the pre-scan estimate) can overflow.
+//! for YAML (the visitor is `raw::values::Dur`) — so that no later arithmetic (deadlines, the
+//! pre-scan estimate) can overflow.
 
-use std::fmt;
-use std::marker::PhantomData;
 use std::time::Duration;
-
-use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 
 /// The accepted range of one duration setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,72 +94,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     humantime::parse_duration(s)
         .map_err(|e| format!("bad duration `{s}` ({e}), expected e.g. 3s or 500ms"))
-}
-
-/// Which [`Bounds`] a YAML duration is checked against.
-pub(super) trait Key {
-    /// The bounds.
-    const BOUNDS: Bounds;
-}
-
-/// `timeout:`.
-pub(super) struct TimeoutKey;
-impl Key for TimeoutKey {
-    const BOUNDS: Bounds = TIMEOUT;
-}
-
-/// `linger:`.
-pub(super) struct LingerKey;
-impl Key for LingerKey {
-    const BOUNDS: Bounds = LINGER;
-}
-
-/// A YAML duration like `3s`, `500ms`, `1m` (a bare `0` means zero), checked against `K`'s
-/// bounds inside the visitor so the error carries the value's position.
-pub(super) struct Dur<K>(pub Duration, PhantomData<K>);
-
-impl<K> Clone for Dur<K> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<K> Copy for Dur<K> {}
-
-impl<K> fmt::Debug for Dur<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl<'de, K: Key> Deserialize<'de> for Dur<K> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<K>(PhantomData<K>);
-        impl<K: Key> Visitor<'_> for V<K> {
-            type Value = Dur<K>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "a duration like 3s or 500ms, {}", K::BOUNDS.range())
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Dur<K>, E> {
-                if n == 0 {
-                    K::BOUNDS
-                        .check(Duration::ZERO)
-                        .map(|d| Dur(d, PhantomData))
-                        .map_err(E::custom)
-                } else {
-                    Err(E::custom(format!(
-                        "bare number {n}, expected a duration with a unit like {n}s or {n}ms"
-                    )))
-                }
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur<K>, E> {
-                K::BOUNDS
-                    .parse(s)
-                    .map(|d| Dur(d, PhantomData))
-                    .map_err(E::custom)
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
 }
 
 #[cfg(test)]

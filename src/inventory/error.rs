@@ -5,6 +5,8 @@
 //! the stream come without one, and libyaml puts the end of a text that lacks a final line break
 //! on a line past the last. This module finds the place in the text that such an error is about.
 //! Lines are broken as libyaml breaks them (LF, CR, CRLF, NEL, LS, PS); columns count characters.
+//! libyaml's tab errors are said as such, at the tab (a tab "cannot start any token"), and every
+//! other message is put in the user's words (`wording`).
 
 use std::fmt;
 
@@ -51,6 +53,10 @@ impl From<crate::input::InputError> for InventoryError {
     }
 }
 
+/// libyaml's words for a character no token starts with (a tab in block indentation, `@`, …).
+/// libyaml's messages carry no path, so they start with the problem.
+const NO_TOKEN: &str = "found character that cannot start any token";
+
 /// An [`InventoryError`] from a serde_yaml error, positioned inside `text`.
 pub(super) fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> InventoryError {
     let mut message = e.to_string();
@@ -64,10 +70,30 @@ pub(super) fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> Inven
         }
         None => unpositioned(text, &message),
     };
+    let (mut line, mut column) = (line, column);
     if message.contains("more than one document") {
         message = "a second YAML document starts here; an inventory file is one document \
                    (split it into several files, or remove the `---`)"
             .into();
+    } else if message.starts_with("found a tab character")
+        || (message.starts_with(NO_TOKEN) && char_at(text, line, column) == Some('\t'))
+    {
+        (line, column) = tab_near(text, line, column).unwrap_or((line, column));
+        message = "a tab character: YAML indents with spaces, not tabs".into();
+    } else if message.starts_with(NO_TOKEN) {
+        if let Some(c) = char_at(text, line, column) {
+            let shown = if c == '`' {
+                "a backtick".to_string()
+            } else {
+                format!("`{}`", c.escape_debug())
+            };
+            let c = c.escape_debug();
+            message = format!(
+                "expected a value, found {shown}, which cannot start one here (quote the value: \"{c}…\")"
+            );
+        }
+    } else {
+        message = super::wording::reword(&message);
     }
     InventoryError {
         file: file.to_string(),
@@ -104,6 +130,30 @@ fn unpositioned(text: &str, message: &str) -> (usize, usize) {
         None
     };
     found.unwrap_or_else(|| end_of(text))
+}
+
+/// The character at a 1-based line and column (columns count characters, as libyaml does).
+fn char_at(text: &str, line: usize, column: usize) -> Option<char> {
+    let (_, l) = lines(text).nth(line.checked_sub(1)?)?;
+    l.chars().nth(column.checked_sub(1)?)
+}
+
+/// The tab a libyaml tab error is about: at its position (where libyaml puts it), else the first
+/// tab in that line's indentation, else the first tab in any line's indentation.
+fn tab_near(text: &str, line: usize, column: usize) -> Option<(usize, usize)> {
+    if char_at(text, line, column) == Some('\t') {
+        return Some((line, column));
+    }
+    let in_indent = |l: &str| {
+        l.chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .position(|c| c == '\t')
+    };
+    let (_, l) = lines(text).nth(line.checked_sub(1)?)?;
+    if let Some(i) = in_indent(l) {
+        return Some((line, i + 1));
+    }
+    lines(text).find_map(|(n, l)| in_indent(l).map(|i| (n, i + 1)))
 }
 
 /// Lines as libyaml counts them, each with its 1-based number.
@@ -204,6 +254,32 @@ mod tests {
         assert_eq!(within_text("", 2, 1), (1, 1));
         assert_eq!(within_text("a\u{2028}b", 3, 1), (2, 2));
         assert_eq!(within_text("a: 1\r\nb: 2", 2, 3), (2, 3));
+    }
+
+    #[test]
+    fn a_tab_error_is_put_at_a_tab() {
+        let text = "a:\n  b: 1\n \t c: 2\n\td: 3\n";
+        assert_eq!(char_at(text, 3, 2), Some('\t'));
+        assert_eq!(tab_near(text, 3, 2), Some((3, 2)), "where libyaml puts it");
+        assert_eq!(
+            tab_near(text, 3, 4),
+            Some((3, 2)),
+            "that line's indentation"
+        );
+        assert_eq!(
+            tab_near(text, 2, 1),
+            Some((3, 2)),
+            "the first indenting tab"
+        );
+        assert_eq!(tab_near("a: 1\n", 1, 1), None);
+        // Text that merely says "tab character" is not a tab error.
+        let e = crate::inventory::Inventory::parse_str(
+            "x",
+            "targets:\n  - {host: \"found a tab character\", port: 1}\n",
+            Default::default(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("bad host"), "{e}");
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! The `host:` field: a DNS name, an IP address or a CIDR block, validated where it is parsed.
+//! The `host:` field: a DNS name, an IP address or a CIDR block, validated where it is parsed
+//! (its YAML visitor is in `raw::values`).
 
 use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::de::{self, Deserializer, Visitor};
 
 /// Where to send probes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -114,22 +114,6 @@ fn is_dns_name(s: &str) -> bool {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 && !label.starts_with('-')
         })
-}
-
-impl<'de> de::Deserialize<'de> for Host {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct HostVisitor;
-        impl Visitor<'_> for HostVisitor {
-            type Value = Host;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a DNS name, an IP address or a CIDR block")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Host, E> {
-                Host::parse(s).map_err(E::custom)
-            }
-        }
-        d.deserialize_str(HostVisitor)
-    }
 }
 
 #[cfg(test)]

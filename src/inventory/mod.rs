@@ -1,15 +1,16 @@
 //! The inventory: YAML files → validated [`Target`]s → a lazy stream of [`Probe`]s.
 //!
-//! Deserialization goes straight into typed structs with `deny_unknown_fields` and custom
-//! visitors for `host`, `ports` and `expect`, so that every error names file, line and column
-//! (serde_yaml attaches the node's position to errors raised inside visitors). No untagged or
-//! flattened enums: they lose the position and turn a typo into a silent default.
-//! serde_yaml is used in this module only (its errors are positioned in `error`); the text's
-//! nesting depth is bounded before serde_yaml sees it (`depth`).
+//! This module holds the validated model ([`Target`], [`Inventory`], [`Overrides`]) and the load
+//! flow: each file's text is bounded in nesting (`depth`) before serde_yaml sees it, parsed into
+//! its serde model (`raw`, where every value is checked in its visitor so that each error names
+//! file, line and column), then resolved here (defaults, flags, exclusions) into targets.
+//! serde_yaml is used under `raw` only; its errors are positioned in `error` and put in the
+//! user's words in `wording`.
 //!
-//! Submodules: `host`, `ports` (fields), `depth` (nesting pre-scan), `error` (positions),
-//! `dedup` (repeated ports and their warnings), `excludes`, `expand` (lazy probes), `query`
-//! (counts, shards, size check, digest).
+//! Submodules: `raw` (the file as written), `host`, `ports`, `duration` (values), `depth`
+//! (nesting pre-scan), `error` (positions), `wording` (messages), `dedup` (repeated ports and
+//! their warnings), `excludes`, `expand` (lazy probes), `query` (counts, shards, size check,
+//! digest).
 
 mod dedup;
 mod depth;
@@ -20,14 +21,12 @@ mod expand;
 mod host;
 mod ports;
 mod query;
+mod raw;
+mod wording;
 
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 pub use depth::MAX_DEPTH;
 pub use duration::{ATTEMPT_GAP, Bounds, LINGER, TIMEOUT, parse_duration};
@@ -38,8 +37,7 @@ pub use host::Host;
 pub use ports::{PortSet, parse_list as parse_port_list};
 
 use crate::input;
-use crate::verdict::{Expect, ExpectSpec};
-use duration::{Dur, LingerKey, TimeoutKey};
+use crate::verdict::ExpectSpec;
 
 /// Inventories expanding to more probes than this are refused unless `--allow-large`.
 pub const LARGE_INVENTORY: u128 = 1 << 20;
@@ -150,9 +148,8 @@ impl Inventory {
             message: e.message(),
             local: false,
         })?;
-        let raw: RawFile =
-            serde_yaml::from_str(text).map_err(|e| error::yaml_error(file, text, &e))?;
-        for ExcludeItem(e) in raw.exclude {
+        let raw = raw::parse(file, text)?;
+        for e in raw.exclude {
             self.excludes.add(&e).map_err(|message| InventoryError {
                 file: file.to_string(),
                 line: 0,
@@ -206,258 +203,6 @@ impl Inventory {
         inv.add_text(file, text, ov)?;
         inv.dedupe();
         Ok(inv)
-    }
-}
-
-impl<'de> Deserialize<'de> for Expect {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Expect;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a verdict, an alias (reachable, blocked, denied) or a list of them")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Expect, E> {
-                Expect::parse_word(s).map_err(E::custom)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Expect, A::Error> {
-                let mut e = Expect::EMPTY;
-                while let Some(w) = seq.next_element::<ExpectWord>()? {
-                    e = e.union(w.0);
-                }
-                if e.is_empty() {
-                    return Err(de::Error::custom(
-                        "empty expect list, expected at least one verdict",
-                    ));
-                }
-                Ok(e)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for ExpectSpec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ExpectSpec;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(
-                    "a verdict, an alias (reachable, blocked, denied), a list of them, \
-                     or a map of vantage to expectation (with an optional `default`)",
-                )
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<ExpectSpec, E> {
-                Expect::parse_word(s)
-                    .map(ExpectSpec::Plain)
-                    .map_err(E::custom)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ExpectSpec, A::Error> {
-                let v = de::value::SeqAccessDeserializer::new(seq);
-                Expect::deserialize(v).map(ExpectSpec::Plain)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExpectSpec, A::Error> {
-                let (mut by, mut default): (Vec<(String, Expect)>, Option<Expect>) =
-                    (Vec::new(), None);
-                while let Some(vantage) = map.next_key::<String>()? {
-                    let e = map.next_value::<Expect>()?;
-                    if vantage == "default" {
-                        set(&mut default, e, "default")?;
-                    } else if by.iter().any(|(v, _)| *v == vantage) {
-                        return Err(de::Error::custom(format!(
-                            "vantage `{vantage}` listed twice"
-                        )));
-                    } else {
-                        by.push((vantage, e));
-                    }
-                }
-                if by.is_empty() && default.is_none() {
-                    return Err(de::Error::custom(
-                        "empty expect map, expected vantage: verdict entries",
-                    ));
-                }
-                Ok(ExpectSpec::PerVantage { by, default })
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-struct ExpectWord(Expect);
-
-impl<'de> Deserialize<'de> for ExpectWord {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ExpectWord;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a verdict or an alias")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<ExpectWord, E> {
-                Expect::parse_word(s).map(ExpectWord).map_err(E::custom)
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    defaults: Option<RawDefaults>,
-    #[serde(default)]
-    exclude: Vec<ExcludeItem>,
-    #[serde(deserialize_with = "nonempty_targets")]
-    targets: Vec<RawTarget>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawDefaults {
-    timeout: Option<Dur<TimeoutKey>>,
-    linger: Option<Dur<LingerKey>>,
-    expect: Option<ExpectSpec>,
-}
-
-fn nonempty_targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<RawTarget>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<RawTarget>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a non-empty list of targets")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<RawTarget>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(t) = seq.next_element()? {
-                out.push(t);
-            }
-            if out.is_empty() {
-                return Err(de::Error::custom(
-                    "empty targets list, expected at least one target",
-                ));
-            }
-            Ok(out)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Vec<RawTarget>, E> {
-            Err(E::custom("empty targets, expected at least one target"))
-        }
-    }
-    d.deserialize_any(V)
-}
-
-/// One `exclude:` entry, validated where it stands.
-struct ExcludeItem(String);
-
-impl<'de> Deserialize<'de> for ExcludeItem {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ExcludeItem;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an address, a CIDR block or a name to exclude")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<ExcludeItem, E> {
-                Excludes::default().add(s).map_err(E::custom)?;
-                Ok(ExcludeItem(s.to_string()))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// One `targets:` entry as written.
-struct RawTarget {
-    name: Option<String>,
-    host: Host,
-    ports: PortSet,
-    expect: Option<ExpectSpec>,
-    tags: Vec<String>,
-    timeout: Option<Dur<TimeoutKey>>,
-    linger: Option<Dur<LingerKey>>,
-    control: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "lowercase")]
-enum Field {
-    Name,
-    Host,
-    Port,
-    Ports,
-    Expect,
-    Tags,
-    Timeout,
-    Linger,
-    Control,
-}
-
-impl<'de> Deserialize<'de> for RawTarget {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(TargetVisitor)
-    }
-}
-
-struct TargetVisitor;
-
-fn set<T, E: de::Error>(slot: &mut Option<T>, v: T, key: &'static str) -> Result<(), E> {
-    if slot.is_some() {
-        return Err(E::duplicate_field(key));
-    }
-    *slot = Some(v);
-    Ok(())
-}
-
-impl<'de> Visitor<'de> for TargetVisitor {
-    type Value = RawTarget;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a target mapping with `host` and `port` or `ports`")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTarget, A::Error> {
-        let (mut name, mut host, mut port, mut ports) = (None, None, None, None);
-        let (mut expect, mut tags, mut timeout, mut linger) = (None, None, None, None);
-        let mut control = None;
-        while let Some(key) = map.next_key::<Field>()? {
-            match key {
-                Field::Name => set(&mut name, map.next_value::<String>()?, "name")?,
-                Field::Host => set(&mut host, map.next_value::<Host>()?, "host")?,
-                Field::Port => set(&mut port, map.next_value::<PortSet>()?, "port")?,
-                Field::Ports => set(&mut ports, map.next_value::<PortSet>()?, "ports")?,
-                Field::Expect => set(&mut expect, map.next_value::<ExpectSpec>()?, "expect")?,
-                Field::Tags => set(&mut tags, map.next_value::<Vec<String>>()?, "tags")?,
-                Field::Timeout => set(
-                    &mut timeout,
-                    map.next_value::<Dur<TimeoutKey>>()?,
-                    "timeout",
-                )?,
-                Field::Linger => set(&mut linger, map.next_value::<Dur<LingerKey>>()?, "linger")?,
-                Field::Control => set(&mut control, map.next_value::<bool>()?, "control")?,
-            }
-        }
-        let host = host.ok_or_else(|| {
-            de::Error::custom("target has no `host`, expected a name, address or CIDR")
-        })?;
-        let ports = match (port, ports) {
-            (Some(_), Some(_)) => {
-                return Err(de::Error::custom(
-                    "target has both `port` and `ports`, expected one of them",
-                ));
-            }
-            (Some(p), None) | (None, Some(p)) => p,
-            (None, None) => return Err(de::Error::custom("target has no `port` or `ports`")),
-        };
-        Ok(RawTarget {
-            name,
-            host,
-            ports,
-            expect,
-            tags: tags.unwrap_or_default(),
-            timeout,
-            linger,
-            control: control.unwrap_or(false),
-        })
     }
 }
 

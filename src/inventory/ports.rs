@@ -1,11 +1,8 @@
-//! Port lists: `22`, `"22,80,8000-8010"`, or a YAML list of numbers and range strings.
-//!
-//! Parsing happens inside the serde visitor so that every error carries the line and column
-//! of the offending node.
+//! Port lists: `22`, `"22,80,8000-8010"`, or a YAML list of numbers and range strings, and the
+//! set algebra on them. The YAML visitor (`raw::values`) calls these parsers, so that every
+//! error carries the line and column of the offending node.
 
 use std::fmt;
-
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 /// A normalised port set: sorted, merged, inclusive ranges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -196,83 +193,12 @@ pub fn parse_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
     s.split(',').map(parse_item).collect()
 }
 
-fn number_item(n: u64) -> Result<(u16, u16), String> {
+/// One port given as a YAML number.
+pub(super) fn number_item(n: u64) -> Result<(u16, u16), String> {
     match n {
         0 => Err("bad port 0, expected 1-65535".to_string()),
         1..=65535 => Ok((n as u16, n as u16)),
         _ => Err(format!("bad port {n}, expected 1-65535")),
-    }
-}
-
-struct PortsVisitor;
-
-impl<'de> Visitor<'de> for PortsVisitor {
-    type Value = PortSet;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(
-            "a port (22), a port list string (\"22,80,8000-8010\") or a list of ports and ranges",
-        )
-    }
-
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<PortSet, E> {
-        number_item(n)
-            .map(|r| PortSet::from_ranges(vec![r]))
-            .map_err(E::custom)
-    }
-
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<PortSet, E> {
-        let n =
-            u64::try_from(n).map_err(|_| E::custom(format!("bad port {n}, expected 1-65535")))?;
-        self.visit_u64(n)
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<PortSet, E> {
-        parse_list(s).map(PortSet::from_ranges).map_err(E::custom)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PortSet, A::Error> {
-        let mut raw = Vec::new();
-        while let Some(item) = seq.next_element::<PortItem>()? {
-            raw.extend(item.0);
-        }
-        if raw.is_empty() {
-            return Err(de::Error::custom(
-                "empty port list, expected at least one port",
-            ));
-        }
-        Ok(PortSet::from_ranges(raw))
-    }
-}
-
-/// One element of a YAML port list (a number or a string with ranges).
-struct PortItem(Vec<(u16, u16)>);
-
-impl<'de> de::Deserialize<'de> for PortItem {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ItemVisitor;
-        impl Visitor<'_> for ItemVisitor {
-            type Value = PortItem;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a port number or a range string like \"8000-8010\"")
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<PortItem, E> {
-                number_item(n).map(|r| PortItem(vec![r])).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<PortItem, E> {
-                Err(E::custom(format!("bad port {n}, expected 1-65535")))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<PortItem, E> {
-                parse_list(s).map(PortItem).map_err(E::custom)
-            }
-        }
-        d.deserialize_any(ItemVisitor)
-    }
-}
-
-impl<'de> de::Deserialize<'de> for PortSet {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(PortsVisitor)
     }
 }
 

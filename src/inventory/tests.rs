@@ -1,7 +1,7 @@
 //! Inventory parsing: every error names file:line:column and what was expected.
 
 use super::*;
-use crate::verdict::{ExpectSpec, Verdict};
+use crate::verdict::{Expect, ExpectSpec, Verdict};
 
 fn parse(text: &str) -> Result<Inventory, InventoryError> {
     let mut inv = Inventory::default();
@@ -32,8 +32,8 @@ fn ten_typical_mistakes_point_at_line_and_column() {
             "inv.yaml:3:12:",
             "reversed port range 90-80",
         ),
-        ("targets: []\n", "inv.yaml:1:10:", "empty targets"),
-        ("targets:\n", "inv.yaml:1:9:", "empty targets"),
+        ("targets: []\n", "inv.yaml:1:10:", "found an empty list"),
+        ("targets:\n", "inv.yaml:1:9:", "found an empty value"),
         (
             "targets:\n  - name: a\n    host: 127.0.0.1\n",
             "inv.yaml:2:5:",
@@ -338,8 +338,10 @@ fn errors_serde_yaml_leaves_unpositioned_get_a_position() {
 #[test]
 fn errors_at_the_end_of_an_unterminated_text_point_inside_it() {
     // libyaml places the end of such a text on a line past the last one.
+    // A text without a single node is refused from its start, as what it holds.
     let e = parse("# only a comment").expect_err("no targets");
-    assert_eq!((e.line, e.column), (1, 17), "{e}");
+    assert_eq!((e.line, e.column), (1, 1), "{e}");
+    assert!(e.message.ends_with("found only comments"), "{e}");
     let e = parse("defaults: {timeout: 1s}\n# x").expect_err("no targets");
     assert!(e.line >= 1 && e.line <= 2 && e.column >= 1, "{e}");
     let e = parse("defaults: {timeout: 1s}\n").expect_err("no targets");
