@@ -211,7 +211,8 @@ fn fit(shape: &Shape, limit: usize, main: &mut Vec<(usize, usize)>, below: &mut 
     if total(main) <= limit {
         return;
     }
-    main.retain(|&(c, _)| !(c == NOTES && !shape.notes || c == ADDRESS && !shape.addr_differs));
+    let unused = |c: usize| c == NOTES && !shape.notes || c == ADDRESS && !shape.addr_differs;
+    main.retain(|&(c, _)| !unused(c));
     if total(main) <= limit {
         return;
     }
