@@ -174,7 +174,10 @@ fn apply_output(c: &mut ScanConfig, o: &OutputOpts) {
     c.format = o.format.unwrap_or(Format::Table);
     c.output = o.output.clone();
     c.also = o.also.clone();
-    c.table = TableOptions { all: o.all };
+    c.table = TableOptions {
+        all: o.all,
+        color: o.color,
+    };
     c.progress = !o.no_progress;
 }
 

@@ -279,7 +279,7 @@ fn junit_failures_equal_mismatches() {
     let web = case("telltale.webprod");
     assert_eq!(
         web.attribute("name").unwrap(),
-        format!("127.0.0.1 127.0.0.1:{}", s.lab.port("open"))
+        format!("127.0.0.1:{}", s.lab.port("open"))
     );
     assert!(web.attribute("time").unwrap().parse::<f64>().is_ok());
     assert!(web.children().all(|c| !c.has_tag_name("failure")));
@@ -287,7 +287,7 @@ fn junit_failures_equal_mismatches() {
     let unnamed = case("telltale.127.0.0.1");
     assert_eq!(
         unnamed.attribute("name").unwrap(),
-        format!("127.0.0.1 127.0.0.1:{}", s.lab.port("banner"))
+        format!("127.0.0.1:{}", s.lab.port("banner"))
     );
     let wrong = case("telltale.wrongexp");
     let f = wrong

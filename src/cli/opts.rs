@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::values::{also, attempt_gap, linger, positive_rate, shard, size, timeout, vantage_pair};
 use crate::config;
-use crate::report::Format;
+use crate::report::{ColorChoice, Format};
 
 /// How each probe is made (scan, probe, demo).
 #[derive(Debug, Args, Clone)]
@@ -64,6 +64,10 @@ pub struct OutputOpts {
     /// Never draw the progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    /// Colour the table's verdicts: auto = only when stdout is a terminal and NO_COLOR is unset
+    /// or empty. On a terminal the table also fits its width; piped or in a file, rows are whole.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// How many probes at once, and how fast (scan).

@@ -74,7 +74,7 @@ pub(super) async fn linger_on(
         End::Open => {
             let mut d = format!(
                 "connected in {c}; still open after {}",
-                humantime::format_duration(linger)
+                crate::report::units::fmt_duration(linger)
             );
             if streamed {
                 d.push_str(&format!(

@@ -241,7 +241,7 @@ async fn attempt_once(
                     None,
                     format!(
                         "no answer within {}: SYN dropped",
-                        humantime::format_duration(timeout)
+                        crate::report::units::fmt_duration(timeout)
                     ),
                 );
             }

@@ -1,13 +1,16 @@
-//! Aligned text columns, shared by the verdict table, the drift table and the merge matrix.
+//! Aligned text columns, shared by the drift table and the merge matrix (and the verdict table's
+//! layout): widths in terminal columns, so wide characters align too.
 
 use std::io::{self, Write};
 
-/// The width (in characters) of each column over all `rows` (the header included by the caller).
+use super::term;
+
+/// The width (in terminal columns) of each column over all `rows` (the header included by the caller).
 pub fn widths<'a>(rows: impl IntoIterator<Item = &'a [String]>) -> Vec<usize> {
     let mut width: Vec<usize> = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
-            let n = cell.chars().count();
+            let n = term::width(cell);
             match width.get_mut(i) {
                 Some(w) => *w = (*w).max(n),
                 None => width.push(n),
@@ -33,7 +36,7 @@ pub fn write_row(
                 .get(i)
                 .copied()
                 .unwrap_or(0)
-                .saturating_sub(cell.chars().count())
+                .saturating_sub(term::width(cell))
                 + 2;
             s.push_str(&" ".repeat(pad));
         }
@@ -61,5 +64,20 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "  A    →   x\n  BBB  cc  y\n"
         );
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let rows = [
+            vec!["日本".to_string(), "x".into()],
+            vec!["abcd".into(), "y".into()],
+        ];
+        let width = widths(rows.iter().map(Vec::as_slice));
+        assert_eq!(width, vec![4, 1]);
+        let mut out = Vec::new();
+        for r in &rows {
+            write_row(&mut out, "", r, &width).unwrap();
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "日本  x\nabcd  y\n");
     }
 }

@@ -1,4 +1,7 @@
-//! JUnit XML for CI dashboards: one testcase per probe, a `<failure>` per mismatch. The
+//! JUnit XML for CI dashboards: one testcase per probe, a `<failure>` per mismatch. A test
+//! case's `time` is what the probe measured: the connect time plus the time until the peer closed
+//! (0 when it never connected: a record carries no other duration), in seconds to the
+//! microsecond. The
 //! testsuite's counts come first in the document, so test cases are spooled (in memory up to
 //! [`spill::SPOOL_LIMIT`], then in an anonymous temp file) until the end.
 
@@ -6,7 +9,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::spill::{self, Spool};
-use super::{Output, Sink, Summary};
+use super::{Output, Sink, Summary, units};
 use crate::record::Record;
 
 pub struct Junit {
@@ -45,15 +48,28 @@ pub fn xml_escape(s: &str) -> String {
     o
 }
 
+/// A test case's name: the endpoint probed (`127.0.0.1:22`, `[::1]:80`), after the host when
+/// the host as written is not that address (`db.example 10.0.0.5:5432`, `10.0.0.0/30
+/// 10.0.0.1:22`), or `HOST:PORT` when no address was probed (`dns-error`). The target's name
+/// is the classname already, so it is not repeated.
+fn case_name(r: &Record) -> String {
+    match r.addr {
+        Some(a) if a.to_string() == *r.host => r.endpoint(),
+        Some(_) => format!("{} {}", r.host, r.endpoint()),
+        None if r.host.contains(':') => format!("[{}]:{}", r.host, r.port),
+        None => format!("{}:{}", r.host, r.port),
+    }
+}
+
 impl Sink for Junit {
     fn record(&mut self, r: &Record) -> io::Result<()> {
-        let secs = r.connect_ms.unwrap_or(0.0) / 1000.0 + r.closed_after_ms.unwrap_or(0.0) / 1000.0;
+        let secs = units::secs(r.connect_ms.unwrap_or(0.0) + r.closed_after_ms.unwrap_or(0.0));
         let class = xml_escape(&format!("telltale.{}", r.label()));
-        let name = xml_escape(&format!("{} {}", r.host, r.endpoint()));
+        let name = xml_escape(&case_name(r));
         self.case.clear();
         let _ = write!(
             self.case,
-            "    <testcase classname=\"{class}\" name=\"{name}\" time=\"{secs:.3}\""
+            "    <testcase classname=\"{class}\" name=\"{name}\" time=\"{secs}\""
         );
         if r.passed() {
             self.case.push_str("/>\n");
@@ -85,10 +101,10 @@ impl Sink for Junit {
     }
 
     fn finish(mut self: Box<Self>, s: &Summary) -> io::Result<()> {
-        let secs = s.elapsed_ms / 1000.0;
+        let secs = units::secs(s.elapsed_ms);
         write!(
             self.out,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"telltale\" tests=\"{t}\" failures=\"{f}\" time=\"{secs:.3}\">\n  <testsuite name=\"telltale\" tests=\"{t}\" failures=\"{f}\" errors=\"0\" time=\"{secs:.3}\">\n",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"telltale\" tests=\"{t}\" failures=\"{f}\" time=\"{secs}\">\n  <testsuite name=\"telltale\" tests=\"{t}\" failures=\"{f}\" errors=\"0\" time=\"{secs}\">\n",
             t = s.total,
             f = s.mismatches
         )?;

@@ -8,6 +8,7 @@ mod csv;
 pub mod formats;
 mod json;
 mod junit;
+mod layout;
 pub mod narrative;
 mod ndjson;
 mod prometheus;
@@ -15,6 +16,8 @@ pub mod read;
 mod spill;
 pub mod summary;
 pub mod table;
+pub mod term;
+pub mod units;
 
 mod output;
 pub mod target;
@@ -28,6 +31,7 @@ pub use junit::xml_escape;
 pub use output::{Output, exit_now};
 pub use summary::Summary;
 pub use target::Target;
+pub use term::ColorChoice;
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +69,8 @@ impl Format {
 pub struct TableOptions {
     /// Show every row, not only mismatches.
     pub all: bool,
+    /// `--color`.
+    pub color: ColorChoice,
 }
 
 /// A result consumer. `record` is called per result as it completes; `finish` once at the end
@@ -181,8 +187,13 @@ impl Outputs<'_> {
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         for (i, (format, out)) in formats.zip(outs).enumerate() {
             let Some(out) = out else { continue };
-            if i == 0 && self.narrative && format == Format::Table && targets[0].is_stdout() {
-                sinks.push(Box::new(narrative::Narrative::new(out)));
+            let stdout = targets[i].is_stdout();
+            if i == 0 && self.narrative && format == Format::Table && stdout {
+                let color = term::Style::stdout(self.table.color).color;
+                sinks.push(Box::new(narrative::Narrative::new(out, color)));
+            } else if format == Format::Table && stdout {
+                let style = term::Style::stdout(self.table.color);
+                sinks.push(Box::new(table::Table::styled(out, self.table, style)));
             } else {
                 sinks.push(sink(format, out, self.table));
             }

@@ -1,18 +1,22 @@
 //! `telltale probe`: what telnet would have shown, explained — each address tried, what
-//! happened with timings, the verdict, what it means, who to ask, and any banner.
+//! happened with timings, the verdict, what it means, who to ask, and any banner. On a terminal
+//! (see [`super::term`]) the verdict is coloured and `NOT as expected` is red.
 
 use std::io::{self, Write};
 
-use super::{Output, Sink, Summary};
+use super::{Output, Sink, Summary, term};
 use crate::record::Record;
 
+/// The narrative sink.
 pub struct Narrative {
     out: Output,
+    color: bool,
 }
 
 impl Narrative {
-    pub fn new(out: Output) -> Self {
-        Narrative { out }
+    /// A narrative to `out`, with ANSI colours when `color`.
+    pub fn new(out: Output, color: bool) -> Self {
+        Narrative { out, color }
     }
 }
 
@@ -59,15 +63,16 @@ impl Sink for Narrative {
                 "  UNTRUSTED: a positive control failed, so this blocked-type verdict proves nothing"
             )?;
         }
-        let mark = if r.passed() {
-            "as expected"
-        } else {
-            "NOT as expected"
+        let mark = match (r.passed(), self.color) {
+            (true, _) => "as expected".to_string(),
+            (false, false) => "NOT as expected".to_string(),
+            (false, true) => term::paint("NOT as expected", "1;31"),
         };
         writeln!(
             w,
             "  verdict: {} ({mark}: expected {})",
-            r.verdict, r.expect
+            term::verdict(r.verdict, self.color),
+            r.expect
         )?;
         writeln!(w, "  meaning: {}", r.verdict.meaning())?;
         writeln!(w, "  who to ask: {}", r.verdict.who())?;

@@ -12,14 +12,15 @@
 //!   included), `telltale_scan_mismatches`, `telltale_scan_timestamp_seconds`,
 //!   `telltale_scan_incomplete` — each with a `vantage` label.
 //!
-//! A null `name` or `addr` is the empty label value; `expected` is the acceptable verdicts joined
+//! Seconds are written at the microsecond resolution they were measured with, in the shortest
+//! form (`0.000137`). A null `name` or `addr` is the empty label value; `expected` is the acceptable verdicts joined
 //! by `|`. Label values escape backslash, double quote and line feed.
 
 use std::fmt::Write as _;
 use std::io::{self, BufRead, Write};
 
 use super::spill::{self, Dec, Item, Sorter, Spool};
-use super::{Output, Sink, Summary};
+use super::{Output, Sink, Summary, units};
 use crate::record::Record;
 use crate::verdict::Verdict;
 
@@ -214,7 +215,7 @@ impl Sink for Prometheus {
                     ("port", &port),
                     ("vantage", &r.vantage),
                 ]),
-                ms / 1000.0,
+                units::secs(ms),
             )?;
         }
         Ok(())
@@ -246,7 +247,7 @@ impl Sink for Prometheus {
         writeln!(
             w,
             "telltale_scan_duration_seconds{vantage} {}",
-            s.elapsed_ms / 1000.0
+            units::secs(s.elapsed_ms)
         )?;
         header(w, "telltale_scan_probes", "Probes per verdict.")?;
         for v in Verdict::ALL {
@@ -267,7 +268,7 @@ impl Sink for Prometheus {
         writeln!(
             w,
             "telltale_scan_timestamp_seconds{vantage} {}",
-            s.started_at
+            units::secs(s.started_at * 1000.0)
         )?;
         header(
             w,

@@ -1,42 +1,46 @@
 //! The human verdict table: rows for results not as expected (all with `--all`), then a summary
-//! that says, per verdict, what it most likely means and who to ask; then totals.
+//! that says, per verdict, what it most likely means and who to ask; then totals. The cells are
+//! made here; where they go (and how a terminal's width is met) is [`super::layout`]'s.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+use super::layout::{Plan, Shape, write_summary};
 use super::spill::{self, Dec, Item, Sorter};
-use super::{Output, Sink, Summary, TableOptions, columns};
+use super::term::Style;
+use super::{Output, Sink, Summary, TableOptions};
 use crate::record::Record;
-use crate::verdict::Verdict;
 
 /// The table sink. Rows go through an external sort (memory stays bounded however many rows
 /// there are) while the column widths are tracked as they arrive.
 pub struct Table {
     out: Output,
     opts: TableOptions,
+    style: Style,
     rows: Sorter<Row>,
-    cols: Columns,
+    shape: Shape,
     seq: u64,
 }
 
 impl Table {
+    /// A table written to `out` with full rows, coloured only with `--color always` (a file,
+    /// `--also`); [`Table::styled`] gives one for a terminal.
     pub fn new(out: Output, opts: TableOptions) -> Self {
+        Table::styled(out, opts, Style::elsewhere(opts.color))
+    }
+
+    /// A table written to `out` with `style`.
+    pub fn styled(out: Output, opts: TableOptions, style: Style) -> Self {
         Table {
             out,
             opts,
+            style,
             rows: Sorter::new(spill::SORT_BUDGET),
-            cols: Columns::new(),
+            shape: Shape::default(),
             seq: 0,
         }
     }
 }
-
-/// Every column, FLAKY included (it is dropped at the end unless a row has attempts).
-const HEAD: [&str; 10] = [
-    "NAME", "HOST", "ADDRESS", "PORT", "VERDICT", "EXPECTED", "TIME", "NOTES", "FLAKY", "DETAIL",
-];
-/// Index of the FLAKY column in [`HEAD`].
-const FLAKY_COL: usize = 8;
 
 /// One table row: its sort key (`ok`, label, host, address, port, then arrival order, so rows
 /// with equal keys keep it, as a stable sort would) and its cells.
@@ -102,52 +106,6 @@ impl Item for Row {
     }
 }
 
-/// Column widths over the header and every row seen, and whether any row has attempts.
-struct Columns {
-    width: Vec<usize>,
-    flaky: bool,
-}
-
-impl Columns {
-    fn new() -> Columns {
-        Columns {
-            width: HEAD.iter().map(|h| h.chars().count()).collect(),
-            flaky: false,
-        }
-    }
-
-    /// The cells of `r` (FLAKY included), widening the columns to fit them.
-    fn add(&mut self, r: &Record) -> Vec<String> {
-        self.flaky |= r.attempt_verdicts.is_some();
-        let c = cells(r);
-        for (w, cell) in self.width.iter_mut().zip(&c) {
-            *w = (*w).max(cell.chars().count());
-        }
-        c
-    }
-
-    /// The widths of the shown columns.
-    fn shown(&self) -> Vec<usize> {
-        let mut w = self.width.clone();
-        if !self.flaky {
-            w.remove(FLAKY_COL);
-        }
-        w
-    }
-
-    /// One row (or the header), without the FLAKY cell when no row has attempts.
-    fn write(&self, w: &mut dyn Write, mut row: Vec<String>, width: &[usize]) -> io::Result<()> {
-        if !self.flaky && row.len() > FLAKY_COL {
-            row.remove(FLAKY_COL);
-        }
-        columns::write_row(w, "", &row, width)
-    }
-
-    fn head() -> Vec<String> {
-        HEAD.iter().map(|h| h.to_string()).collect()
-    }
-}
-
 /// Flags worth a glance: control, untrusted, wildcard.
 fn notes(r: &Record) -> String {
     let mut n: Vec<&str> = Vec::new();
@@ -210,82 +168,32 @@ fn cells(r: &Record) -> Vec<String> {
     ]
 }
 
-/// Render rows as aligned columns (the last column is not padded); a FLAKY column appears
+/// Render rows as aligned columns in full, as a table does into a file: the header, the rows
+/// in the given order, and the TIME legend when a row has `a+b` times. A FLAKY column appears
 /// when any row was probed with `--attempts`.
 pub fn render_rows(w: &mut impl Write, rows: &[Record]) -> io::Result<()> {
-    let mut cols = Columns::new();
-    let body: Vec<Vec<String>> = rows.iter().map(|r| cols.add(r)).collect();
-    let width = cols.shown();
-    cols.write(w, Columns::head(), &width)?;
+    let mut shape = Shape::default();
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let c = cells(r);
+            shape.add(&c, r.attempt_verdicts.is_some());
+            c
+        })
+        .collect();
+    let mut plan = Plan::new(&shape, Style::default());
+    plan.write_head(w)?;
     for row in body {
-        cols.write(w, row, &width)?;
+        plan.write_row(w, &row)?;
     }
-    Ok(())
-}
-
-/// The summary block: counts per verdict with meaning and who to ask, then totals.
-pub fn render_summary(w: &mut impl Write, s: &Summary) -> io::Result<()> {
-    writeln!(
-        w,
-        "{:<15} {:>7}  {:<30} MEANING",
-        "VERDICT", "COUNT", "WHO TO ASK"
-    )?;
-    for v in Verdict::ALL {
-        let n = s.count(v);
-        if n > 0 {
-            writeln!(
-                w,
-                "{:<15} {:>7}  {:<30} {}",
-                v.as_str(),
-                n,
-                v.who(),
-                v.meaning()
-            )?;
-        }
-    }
-    let secs = s.elapsed_ms / 1000.0;
-    write!(
-        w,
-        "\n{} probes, {} as expected, {} not as expected",
-        s.total, s.ok, s.mismatches
-    )?;
-    if s.local_errors > 0 {
-        write!(w, ", {} local errors (no verdict: rerun)", s.local_errors)?;
-    }
-    if s.excluded > 0 {
-        write!(w, ", {} excluded", s.excluded)?;
-    }
-    if s.flaky > 0 {
-        write!(w, ", {} flaky", s.flaky)?;
-    }
-    if s.wildcard > 0 {
-        write!(w, ", {} open on wildcard hosts", s.wildcard)?;
-    }
-    if s.controls_failed > 0 {
-        write!(
-            w,
-            "; {} CONTROL(S) FAILED: {} blocked-type verdicts untrusted",
-            s.controls_failed, s.untrusted
-        )?;
-    }
-    if s.interrupted {
-        write!(
-            w,
-            "; INTERRUPTED: partial results, {} probes not started",
-            s.not_started
-        )?;
-    }
-    writeln!(w, " in {secs:.2}s")?;
-    if !s.vantage.is_empty() {
-        writeln!(w, "vantage: {}", s.vantage)?;
-    }
-    Ok(())
+    plan.write_notes(w)
 }
 
 impl Sink for Table {
     fn record(&mut self, r: &Record) -> io::Result<()> {
         if self.opts.all || !r.passed() {
-            let cells = self.cols.add(r);
+            let cells = cells(r);
+            self.shape.add(&cells, r.attempt_verdicts.is_some());
             self.rows.push(Row {
                 ok: r.ok,
                 label: r.label().to_string(),
@@ -306,15 +214,16 @@ impl Sink for Table {
                 writeln!(self.out, "All {} probes as expected.\n", s.total)?;
             }
         } else {
-            let width = self.cols.shown();
-            self.cols.write(&mut self.out, Columns::head(), &width)?;
+            let mut plan = Plan::new(&self.shape, self.style);
+            plan.write_head(&mut self.out)?;
             let rows = std::mem::replace(&mut self.rows, Sorter::new(0));
             for row in rows.finish()? {
-                self.cols.write(&mut self.out, row?.cells, &width)?;
+                plan.write_row(&mut self.out, &row?.cells)?;
             }
+            plan.write_notes(&mut self.out)?;
             writeln!(self.out)?;
         }
-        render_summary(&mut self.out, s)?;
+        write_summary(&mut self.out, s, self.style)?;
         self.out.commit()
     }
 }

@@ -52,7 +52,10 @@ fn render(format: Format) -> String {
     let mut sink = sink(
         format,
         Output::file(&path).unwrap(),
-        TableOptions { all: true },
+        TableOptions {
+            all: true,
+            ..Default::default()
+        },
     );
     let mut s = Summary::default();
     for r in records() {
@@ -218,7 +221,14 @@ fn with_repeats(mut recs: Vec<Record>) -> Vec<Record> {
 fn render_records(format: Format, all: bool, recs: &[Record]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out");
-    let mut sink = sink(format, Output::file(&path).unwrap(), TableOptions { all });
+    let mut sink = sink(
+        format,
+        Output::file(&path).unwrap(),
+        TableOptions {
+            all,
+            ..Default::default()
+        },
+    );
     let mut s = Summary::default();
     for r in recs {
         s.add(r);

@@ -171,7 +171,7 @@ fn warn_short_timeout(inv: &Inventory) {
         eprintln!(
             "telltale: warning: connect timeout {} is below ~1.2s: ICMP rejects that arrive after the first SYN \
              retransmit (e.g. IPv6) and a single lost SYN will read as `filtered`",
-            humantime::format_duration(t)
+            crate::report::units::fmt_duration(t)
         );
     }
 }

@@ -221,7 +221,7 @@ impl fmt::Display for Plan {
             f,
             "; effective concurrency {}; worst case {} (every probe timing out)",
             self.effective_concurrency,
-            humantime::format_duration(secs)
+            crate::report::units::fmt_duration(secs)
         )
     }
 }
