@@ -1,5 +1,6 @@
 //! `scan --baseline` from another vantage: refused before a single probe (exit 2), with both
-//! ways out named (`--vantage`, `--vantage-map`), and each of them then works.
+//! ways out named (`--vantage`, `--vantage-map`), and each of them then works; the drift is
+//! part of the table sink (it follows the table into `-o`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -40,6 +41,29 @@ fn baseline_from_another_vantage_is_refused_before_scanning() {
     let same = scan(&inv, &["--vantage", "ops", "--baseline", base_arg]);
     same.assert_code(0);
     assert!(same.stdout.contains("no drift"), "{}", same.dump());
+    assert_eq!(canary.accepted(), 1);
+
+    // The drift is part of the table, wherever the table goes: here into `-o`, not stdout.
+    let table_file = dir.path().join("table.txt");
+    let into_file = scan(
+        &inv,
+        &[
+            "--vantage",
+            "ops",
+            "--baseline",
+            base_arg,
+            "-o",
+            table_file.to_str().unwrap(),
+        ],
+    );
+    into_file.assert_code(0);
+    let table = std::fs::read_to_string(&table_file).unwrap();
+    assert!(
+        table.contains("DRIFT since") && table.contains("no drift"),
+        "{table}\n{}",
+        into_file.dump()
+    );
+    assert!(!into_file.stderr.contains("DRIFT"), "{}", into_file.dump());
     assert_eq!(canary.accepted(), 1);
 
     let mapped = scan(

@@ -48,6 +48,9 @@ pub struct Summary {
     pub excluded: u64,
     /// With an interrupt: probes never started (from the plan; names count one address).
     pub not_started: u64,
+    /// With `--baseline`: the rendered drift, which the table prints under its totals.
+    #[serde(skip)]
+    pub drift: Option<String>,
 }
 
 fn counts_map<S: Serializer>(c: &[u64; Verdict::ALL.len()], s: S) -> Result<S::Ok, S::Error> {

@@ -224,6 +224,9 @@ impl Sink for Table {
             writeln!(self.out)?;
         }
         write_summary(&mut self.out, s, self.style)?;
+        if let Some(drift) = &s.drift {
+            self.out.write_all(drift.as_bytes())?;
+        }
         self.out.commit()
     }
 }

@@ -1,13 +1,10 @@
 //! `scan --baseline`: the earlier report is read before anything is sent (capped,
 //! interruptible) and refused if it comes from another vantage; after the scan, the drift
-//! against it is printed under the table (or on stderr for machine formats).
-
-use std::io::{self, Write};
+//! against it goes into the table sink, under its totals (and on stderr for machine formats).
 
 use crate::config::ScanConfig;
 use crate::diff::{self, DiffFormat, Report, ReportRecord};
 use crate::exit::{self, Exit};
-use crate::report::Format;
 use crate::shutdown::Shutdown;
 
 /// Read the baseline and check its vantage; `Err` is the exit, already explained on stderr.
@@ -67,35 +64,31 @@ fn vantage_check(old: &Report, ours: &str, map: &[(String, String)]) -> Result<(
     }
 }
 
-/// Print the drift against the baseline under the table (or on stderr for machine formats).
-pub(super) fn drift_section(
+/// The drift against the baseline, rendered as the drift table under a `DRIFT since` line,
+/// and whether anything drifted. The table sink prints it under its totals (so it goes wherever
+/// the table goes: stdout, `-o`, `--also table=`); machine formats get it on stderr too.
+pub(super) fn compare(
     old: &Report,
     records: Vec<ReportRecord>,
     cfg: &ScanConfig,
-    exit: Exit,
-) -> Exit {
+) -> Result<(String, bool), Exit> {
     let new = Report::from_records("this scan", records);
-    let drift = match diff::diff(old, &new, &cfg.vantage_map) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("telltale: --baseline: {e}");
-            return exit.max(Exit::Usage);
-        }
-    };
-    let to_stdout = cfg.format == Format::Table && cfg.output.is_none();
-    let res = if to_stdout {
-        let mut w = io::stdout().lock();
-        writeln!(w, "\nDRIFT since {}", old.source)
-            .and_then(|()| diff::render(&drift, DiffFormat::Table, &mut w))
-    } else {
-        let mut w = io::stderr().lock();
-        writeln!(w, "\nDRIFT since {}", old.source)
-            .and_then(|()| diff::render(&drift, DiffFormat::Table, &mut w))
-    };
-    if let Err(e) = res {
-        return exit::output_failed("telltale", &e);
-    }
-    if cfg.fail_on_drift && !drift.is_empty() && exit == Exit::Ok {
+    let drift = diff::diff(old, &new, &cfg.vantage_map).map_err(|e| {
+        eprintln!("telltale: --baseline: {e}");
+        Exit::Usage
+    })?;
+    let mut text = format!("\nDRIFT since {}\n", old.source).into_bytes();
+    diff::render(&drift, DiffFormat::Table, &mut text)
+        .map_err(|e| exit::output_failed("telltale", &e))?;
+    Ok((
+        String::from_utf8_lossy(&text).into_owned(),
+        !drift.is_empty(),
+    ))
+}
+
+/// The scan's exit, given the drift: `--fail-on-drift` turns a pass into 1.
+pub(super) fn exit_with(cfg: &ScanConfig, drifted: bool, exit: Exit) -> Exit {
+    if cfg.fail_on_drift && drifted && exit == Exit::Ok {
         Exit::Mismatch
     } else {
         exit

@@ -23,7 +23,7 @@ use crate::limits;
 use crate::pool::{self, Gate, Limits, PoolRun};
 use crate::progress::Progress;
 use crate::record::RunMeta;
-use crate::report::{self, Output, Sink, Summary};
+use crate::report::{self, Format, Output, Sink, Summary};
 use crate::shutdown::{self, Shutdown};
 use collector::Collector;
 use plan::Plan;
@@ -252,7 +252,7 @@ fn finish(
     }
     c.summary.set_elapsed(started.elapsed());
     let Collector {
-        summary,
+        mut summary,
         progress,
         sink,
         output_error,
@@ -269,10 +269,31 @@ fn finish(
     if let Some(e) = output_error {
         return exit::output_failed("telltale", &e);
     }
+    // The drift goes into the sink (under the table); a failure to compare still finishes it.
+    let drift = match (baseline, kept) {
+        (Some(old), Some(records)) => Some(drift::compare(&old, records, cfg)),
+        _ => None,
+    };
+    let mut drifted = false;
+    let mut drift_failed = None;
+    match drift {
+        Some(Ok((text, d))) => {
+            drifted = d;
+            if cfg.format != Format::Table {
+                eprint!("{text}");
+            }
+            summary.drift = Some(text);
+        }
+        Some(Err(exit)) => drift_failed = Some(exit),
+        None => {}
+    }
     if let Err(e) = sink.finish(&summary) {
         return exit::output_failed("telltale", &e);
     }
     let exit = summary.exit();
+    if let Some(failed) = drift_failed {
+        return exit.max(failed);
+    }
     if summary.total == 0 && summary.excluded > 0 && !summary.interrupted {
         // Only known after resolution: every address the names gave is excluded.
         eprintln!(
@@ -281,10 +302,7 @@ fn finish(
         );
         return exit.max(Exit::Usage);
     }
-    match (baseline, kept) {
-        (Some(old), Some(records)) => drift::drift_section(&old, records, cfg, exit),
-        _ => exit,
-    }
+    drift::exit_with(cfg, drifted, exit)
 }
 
 /// Each name once, in inventory order, for the resolver to start on at once.
