@@ -8,50 +8,9 @@
 //! libyaml's tab errors are said as such, at the tab (a tab "cannot start any token"), and every
 //! other message is put in the user's words (`wording`).
 
-use std::fmt;
-
-/// An inventory error, positioned in its file.
-#[derive(Debug)]
-pub struct InventoryError {
-    /// File as given on the command line.
-    pub file: String,
-    /// 1-based line (0 when the error has no position, e.g. the file cannot be read).
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What was wrong and what was expected.
-    pub message: String,
-    /// The file could not be read because of this host (fds, memory), not because it is wrong.
-    pub local: bool,
-}
-
-impl fmt::Display for InventoryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file, self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.message
-            )
-        }
-    }
-}
-
-impl std::error::Error for InventoryError {}
-
-impl From<crate::input::InputError> for InventoryError {
-    fn from(e: crate::input::InputError) -> Self {
-        InventoryError {
-            file: e.file,
-            line: e.line,
-            column: e.column,
-            message: e.message,
-            local: e.local,
-        }
-    }
-}
+/// An inventory error, positioned in its file: the same type as an input error (file, line,
+/// column, message, and whether the cause is local), so reading and parsing report alike.
+pub use crate::input::InputError as InventoryError;
 
 /// libyaml's words for a character no token starts with (a tab in block indentation, `@`, …).
 /// libyaml's messages carry no path, so they start with the problem.
