@@ -119,14 +119,11 @@ fn unknown_name_is_dns_error_inside_namespace() {
 // A hung resolver
 // ---------------------------------------------------------------------------------------------
 
-/// Checklist 14: a hung resolver cannot delay the exit after an interrupt by more than 2 s.
-/// Inside the namespace the resolver is 127.0.0.1, and nft drops every DNS packet, so
-/// getaddrinfo waits out its own timeouts (5 s × 2 attempts): the input hook drops the queries
-/// (an output-hook drop would fail the send at once). No packet leaves the namespace.
-#[test]
-fn hung_resolver_does_not_delay_interrupt() {
-    let out = in_netns_mnt(
-        "dir=$(mktemp -d)\n\
+/// Runs `script` in a namespace whose resolver (127.0.0.1) never answers: nft drops every DNS
+/// packet on the input hook, so getaddrinfo waits out its own timeouts (5 s × 2 attempts); `$dir`
+/// is a scratch directory. No packet leaves the namespace.
+fn with_hung_resolver(script: &str) -> std::process::Output {
+    let prelude = "dir=$(mktemp -d)\n\
          printf 'nameserver 127.0.0.1\\noptions timeout:5 attempts:2\\n' > $dir/resolv.conf\n\
          printf '127.0.0.1 localhost\\n' > $dir/hosts\n\
          mount --bind $dir/resolv.conf /etc/resolv.conf\n\
@@ -134,8 +131,18 @@ fn hung_resolver_does_not_delay_interrupt() {
          nft add table inet t\n\
          nft add chain inet t in '{ type filter hook input priority 0; }'\n\
          nft add rule inet t in udp dport 53 drop\n\
-         nft add rule inet t in tcp dport 53 drop\n\
-         printf 'targets:\\n  - {host: hung.telltale.test, port: 80}\\n  - {host: also-hung.telltale.test, port: 81}\\n' > $dir/inv.yaml\n\
+         nft add rule inet t in tcp dport 53 drop\n";
+    in_netns_mnt(&format!("{prelude}\n{script}"))
+}
+
+/// Checklist 14: a hung resolver cannot delay the exit after an interrupt by more than 2 s.
+/// Inside the namespace the resolver is 127.0.0.1, and nft drops every DNS packet, so
+/// getaddrinfo waits out its own timeouts (5 s × 2 attempts): the input hook drops the queries
+/// (an output-hook drop would fail the send at once). No packet leaves the namespace.
+#[test]
+fn hung_resolver_does_not_delay_interrupt() {
+    let out = with_hung_resolver(
+        "printf 'targets:\\n  - {host: hung.telltale.test, port: 80}\\n  - {host: also-hung.telltale.test, port: 81}\\n' > $dir/inv.yaml\n\
          \"$T\" scan $dir/inv.yaml --format ndjson --no-progress > $dir/out 2>$dir/err &\n\
          pid=$!\n\
          sleep 1\n\
@@ -166,17 +173,8 @@ fn hung_resolver_does_not_delay_interrupt() {
 /// first hangs in getaddrinfo for seconds; the address targets after it are probed at once.
 #[test]
 fn ip_targets_do_not_wait_behind_a_hung_lookup() {
-    let out = in_netns_mnt(
-        "dir=$(mktemp -d)\n\
-         printf 'nameserver 127.0.0.1\\noptions timeout:5 attempts:2\\n' > $dir/resolv.conf\n\
-         printf '127.0.0.1 localhost\\n' > $dir/hosts\n\
-         mount --bind $dir/resolv.conf /etc/resolv.conf\n\
-         mount --bind $dir/hosts /etc/hosts\n\
-         nft add table inet t\n\
-         nft add chain inet t in '{ type filter hook input priority 0; }'\n\
-         nft add rule inet t in udp dport 53 drop\n\
-         nft add rule inet t in tcp dport 53 drop\n\
-         printf 'targets:\\n  - {host: hung.telltale.test, port: 80}\\n  - {name: by-ip, host: 127.0.0.1, ports: \"9,10\", expect: refused}\\n' > $dir/inv.yaml\n\
+    let out = with_hung_resolver(
+        "printf 'targets:\\n  - {host: hung.telltale.test, port: 80}\\n  - {name: by-ip, host: 127.0.0.1, ports: \"9,10\", expect: refused}\\n' > $dir/inv.yaml\n\
          \"$T\" scan $dir/inv.yaml --format ndjson --no-progress > $dir/out 2>$dir/err &\n\
          pid=$!\n\
          sleep 1.5\n\
