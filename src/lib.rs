@@ -42,6 +42,7 @@ pub mod record;
 pub mod report;
 pub mod resolve;
 pub mod scan;
+pub mod service;
 pub mod shard;
 pub mod shutdown;
 pub mod verdict;
