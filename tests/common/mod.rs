@@ -19,6 +19,7 @@ mod schema;
 pub mod examples;
 pub mod fleet;
 pub mod kernel;
+pub mod daemons;
 pub mod reports;
 
 pub use files::*;
