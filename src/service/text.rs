@@ -89,6 +89,13 @@ fn capacity_words(text: &str) -> bool {
     t.contains("too many") || t.contains("try again later") || t.contains("overload")
 }
 
+/// SMTP greetings (RFC 5321 4.3.1: `220` ready, `421` closing, `554` no service; RFC 7504:
+/// `521` does not accept mail). Postfix 3.7: `220 mx.lab ESMTP Postfix (Debian/GNU)`; an access
+/// rule at connect time (`smtpd_delay_reject = no`): `554 5.7.1 <unknown[127.0.25.2]>: Client
+/// host rejected: Access denied` (the session stays open until QUIT); a connection limit: `421
+/// 4.7.0 mx.lab Error: too many connections from 127.0.25.3`; postscreen's denylist with `drop`:
+/// `521 5.3.2 Service currently unavailable`. postscreen sends `220-` first and the final `220 `
+/// line only after its greet wait (6 s).
 fn smtp(text: &str) -> Parsed {
     let Some((code, msg)) = code_of(text) else {
         return unexpected(text);
@@ -124,6 +131,11 @@ fn smtp_software(msg: &str) -> Option<String> {
     }
 }
 
+/// FTP greetings (RFC 959: `220` ready, `421` closing; vsFTPd 3.0.3 sends `220 (vsFTPd
+/// 3.0.3)`, `421 Service not available.` to a tcp_wrappers-denied client, `421 There are too
+/// many connections from your internet address.` (max_per_ip), `421 There are too many
+/// connected users, please try later.` (max_clients), and `500 OOPS: ...` when it cannot serve
+/// at all).
 fn ftp(text: &str) -> Parsed {
     let Some((code, msg)) = code_of(text) else {
         return unexpected(text);
@@ -141,7 +153,10 @@ fn ftp(text: &str) -> Parsed {
             };
             reject("421", format!("421 {msg}"), kind)
         }
-        530 | 500..=599 => reject(
+        // vsftpd's `500 OOPS:` is the server failing (a config or resource error), not a rule
+        // about this client: its operator has to fix it.
+        500 if msg.starts_with("OOPS") => reject("500", format!("500 {msg}"), RejectKind::Capacity),
+        500..=599 => reject(
             code.to_string(),
             format!("{code} {msg}"),
             RejectKind::Access,
@@ -202,14 +217,32 @@ fn unexpected(text: &str) -> Parsed {
     })
 }
 
-/// The polite goodbye after a greeting: `QUIT` (SMTP, FTP, POP3), `LOGOUT` (IMAP); nothing
-/// for SSH.
-pub fn farewell(service: Service, _received: &[u8]) -> Option<Vec<u8>> {
+/// The polite goodbye after a greeting: `QUIT` (SMTP, FTP, POP3), `a LOGOUT` (IMAP); nothing
+/// for SSH. Only once the server has finished its greeting and still takes commands: a
+/// command sent into an unfinished multi-line greeting is what postscreen's pregreet test
+/// catches (and logs as a `PREGREET` violation), and after a closing reply (`421`, SMTP `521`,
+/// vsftpd's `500 OOPS`, POP3 `-ERR`, IMAP `* BYE`) the server is gone: a `QUIT` would only
+/// draw a RST.
+pub fn farewell(service: Service, received: &[u8]) -> Option<Vec<u8>> {
+    let text = complete_reply(service, received, false)?;
     match service {
-        Service::Smtp | Service::Submission | Service::Ftp | Service::Pop3 => {
-            Some(b"QUIT\r\n".to_vec())
+        Service::Smtp | Service::Submission => {
+            let (code, _) = code_of(&text)?;
+            // RFC 5321 3.1: after a 554 greeting the server waits for QUIT (Postfix does).
+            matches!(code, 220 | 554).then(|| b"QUIT\r\n".to_vec())
         }
-        Service::Imap => Some(b"a LOGOUT\r\n".to_vec()),
+        Service::Ftp => {
+            let (code, _) = code_of(&text)?;
+            (code == 220).then(|| b"QUIT\r\n".to_vec())
+        }
+        Service::Pop3 => one_line(&text)
+            .starts_with("+OK")
+            .then(|| b"QUIT\r\n".to_vec()),
+        Service::Imap => {
+            let upper = one_line(&text).to_ascii_uppercase();
+            (upper.starts_with("* OK") || upper.starts_with("* PREAUTH"))
+                .then(|| b"a LOGOUT\r\n".to_vec())
+        }
         _ => None,
     }
 }
@@ -258,46 +291,198 @@ mod tests {
         assert_eq!((code.as_str(), kind), ("MaxStartups", RejectKind::Capacity));
     }
 
+    /// The rejection's code, text and kind.
+    fn refusal(p: Parsed) -> (String, String, RejectKind) {
+        match p {
+            Parsed::Complete(Answer {
+                rejection: Some(r), ..
+            }) => (r.code, r.text, r.kind),
+            other => panic!("not a rejection: {other:?}"),
+        }
+    }
+
+    fn greeting(p: Parsed) -> Option<String> {
+        match p {
+            Parsed::Complete(Answer {
+                greeting,
+                rejection: None,
+                ..
+            }) => greeting,
+            other => panic!("not an acceptance: {other:?}"),
+        }
+    }
+
+    // The bytes below are what Debian 12's Postfix 3.7.11 and vsftpd 3.0.3 sent on the wire
+    // (tcpdump on lo in tests/services_mail_ftp.rs's namespaces).
+
     #[test]
     fn smtp_greetings() {
-        let p = parse(
-            Service::Smtp,
-            b"220 mx.lab ESMTP Postfix (Debian/GNU)\r\n",
-            false,
-        );
-        match p {
-            Parsed::Complete(a) => assert_eq!(a.greeting.as_deref(), Some("Postfix ESMTP")),
-            Parsed::Incomplete => panic!("incomplete"),
-        }
-        let (code, kind) = rejection(parse(
-            Service::Smtp,
-            b"554 5.7.1 <unknown[127.0.25.9]>: Client host rejected: Access denied\r\n",
-            false,
-        ));
-        assert_eq!((code.as_str(), kind), ("554", RejectKind::Access));
+        let postfix = b"220 mx.lab ESMTP Postfix (Debian/GNU)\r\n";
         assert_eq!(
-            parse(Service::Smtp, b"220-mx.lab\r\n", false),
+            greeting(parse(Service::Smtp, postfix, false)).as_deref(),
+            Some("Postfix ESMTP")
+        );
+        assert_eq!(
+            greeting(parse(Service::Submission, postfix, false)).as_deref(),
+            Some("Postfix ESMTP")
+        );
+        assert_eq!(
+            parse(Service::Smtp, &postfix[..20], false),
             Parsed::Incomplete
         );
-        let (code, kind) = rejection(parse(
-            Service::Smtp,
-            b"421 4.7.0 mx.lab Error: too many connections from 127.0.0.9\r\n",
-            true,
-        ));
-        assert_eq!((code.as_str(), kind), ("421", RejectKind::Capacity));
+        // check_client_access REJECT or `reject` with smtpd_delay_reject = no.
+        let cidr = b"554 5.7.1 <unknown[127.0.25.2]>: Client host rejected: Access denied\r\n";
+        assert_eq!(
+            refusal(parse(Service::Smtp, cidr, false)),
+            (
+                "554".into(),
+                "554 5.7.1 <unknown[127.0.25.2]>: Client host rejected: Access denied".into(),
+                RejectKind::Access
+            )
+        );
+        // smtpd_client_connection_count_limit, then FIN.
+        let limit = b"421 4.7.0 mx.lab Error: too many connections from 127.0.25.3\r\n";
+        assert_eq!(
+            refusal(parse(Service::Smtp, limit, true)),
+            (
+                "421".into(),
+                "421 4.7.0 mx.lab Error: too many connections from 127.0.25.3".into(),
+                RejectKind::Capacity
+            )
+        );
+        // postscreen_access_list reject + postscreen_denylist_action = drop, then FIN.
+        let drop = b"521 5.3.2 Service currently unavailable\r\n";
+        assert_eq!(
+            refusal(parse(Service::Smtp, drop, true)),
+            (
+                "521".into(),
+                "521 5.3.2 Service currently unavailable".into(),
+                RejectKind::Access
+            )
+        );
+    }
+
+    #[test]
+    fn postscreen_greeting_is_complete_only_at_its_last_line() {
+        let first = b"220-mx.lab ESMTP Postfix (Debian/GNU)\r\n";
+        assert_eq!(parse(Service::Smtp, first, false), Parsed::Incomplete);
+        // 6 s later (postscreen_greet_wait) smtpd sends the final line.
+        let both =
+            b"220-mx.lab ESMTP Postfix (Debian/GNU)\r\n220 mx.lab ESMTP Postfix (Debian/GNU)\r\n";
+        assert_eq!(
+            greeting(parse(Service::Smtp, both, false)).as_deref(),
+            Some("Postfix ESMTP")
+        );
+        // A peer that closes after the first line still said who it is.
+        assert_eq!(
+            greeting(parse(Service::Smtp, first, true)).as_deref(),
+            Some("Postfix ESMTP")
+        );
     }
 
     #[test]
     fn ftp_greetings() {
-        let (code, kind) = rejection(parse(
-            Service::Ftp,
-            b"421 There are too many connections from your internet address.\r\n",
-            true,
-        ));
-        assert_eq!((code.as_str(), kind), ("421", RejectKind::Capacity));
-        let (code, kind) = rejection(parse(Service::Ftp, b"421 Service not available.\r\n", true));
-        assert_eq!((code.as_str(), kind), ("421", RejectKind::Access));
-        let (code, _) = rejection(parse(Service::Ftp, b"530 Permission denied.\r\n", true));
-        assert_eq!(code, "530");
+        assert_eq!(
+            greeting(parse(Service::Ftp, b"220 (vsFTPd 3.0.3)\r\n", false)).as_deref(),
+            Some("(vsFTPd 3.0.3)")
+        );
+        assert_eq!(
+            refusal(parse(
+                Service::Ftp,
+                b"421 There are too many connections from your internet address.\r\n",
+                true,
+            )),
+            (
+                "421".into(),
+                "421 There are too many connections from your internet address.".into(),
+                RejectKind::Capacity
+            )
+        );
+        assert_eq!(
+            refusal(parse(
+                Service::Ftp,
+                b"421 There are too many connected users, please try later.\r\n",
+                true,
+            )),
+            (
+                "421".into(),
+                "421 There are too many connected users, please try later.".into(),
+                RejectKind::Capacity
+            )
+        );
+        // tcp_wrappers denial (hosts.deny).
+        assert_eq!(
+            refusal(parse(Service::Ftp, b"421 Service not available.\r\n", true)),
+            (
+                "421".into(),
+                "421 Service not available.".into(),
+                RejectKind::Access
+            )
+        );
+        let (code, _, kind) = refusal(parse(Service::Ftp, b"530 Permission denied.\r\n", true));
+        assert_eq!((code.as_str(), kind), ("530", RejectKind::Access));
+    }
+
+    #[test]
+    fn vsftpd_oops_arrives_in_pieces() {
+        // vsftpd writes `500 OOPS: `, the message and CRLF as three segments.
+        let oops = b"500 OOPS: vsftpd: both local and anonymous access disabled!\r\n";
+        assert_eq!(parse(Service::Ftp, &oops[..10], false), Parsed::Incomplete);
+        assert_eq!(parse(Service::Ftp, &oops[..59], false), Parsed::Incomplete);
+        assert_eq!(
+            refusal(parse(Service::Ftp, oops, false)),
+            (
+                "500".into(),
+                "500 OOPS: vsftpd: both local and anonymous access disabled!".into(),
+                RejectKind::Capacity
+            )
+        );
+    }
+
+    #[test]
+    fn quit_only_when_the_server_waits_for_it() {
+        let quit = Some(b"QUIT\r\n".to_vec());
+        let f = |s: Service, b: &[u8]| farewell(s, b);
+        assert_eq!(
+            f(Service::Smtp, b"220 mx.lab ESMTP Postfix (Debian/GNU)\r\n"),
+            quit
+        );
+        assert_eq!(
+            f(
+                Service::Smtp,
+                b"554 5.7.1 <unknown[127.0.25.2]>: Client host rejected: Access denied\r\n"
+            ),
+            quit
+        );
+        // postscreen's pregreet test: a command before the last greeting line is a violation.
+        assert_eq!(
+            f(Service::Smtp, b"220-mx.lab ESMTP Postfix (Debian/GNU)\r\n"),
+            None
+        );
+        assert_eq!(
+            f(
+                Service::Smtp,
+                b"421 4.7.0 mx.lab Error: too many connections from 127.0.25.3\r\n"
+            ),
+            None
+        );
+        assert_eq!(
+            f(
+                Service::Smtp,
+                b"521 5.3.2 Service currently unavailable\r\n"
+            ),
+            None
+        );
+        assert_eq!(f(Service::Ftp, b"220 (vsFTPd 3.0.3)\r\n"), quit);
+        assert_eq!(f(Service::Ftp, b"421 Service not available.\r\n"), None);
+        assert_eq!(f(Service::Ftp, b"500 OOPS: "), None);
+        assert_eq!(f(Service::Pop3, b"+OK Dovecot ready.\r\n"), quit);
+        assert_eq!(f(Service::Pop3, b"-ERR [SYS/TEMP] busy\r\n"), None);
+        assert_eq!(
+            f(Service::Imap, b"* OK [CAPABILITY IMAP4rev1] ready\r\n"),
+            Some(b"a LOGOUT\r\n".to_vec())
+        );
+        assert_eq!(f(Service::Imap, b"* BYE Too many connections\r\n"), None);
+        assert_eq!(f(Service::Ssh, b"SSH-2.0-OpenSSH_9.2p1\r\n"), None);
     }
 }
