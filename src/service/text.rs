@@ -291,198 +291,106 @@ mod tests {
         assert_eq!((code.as_str(), kind), ("MaxStartups", RejectKind::Capacity));
     }
 
-    /// The rejection's code, text and kind.
-    fn refusal(p: Parsed) -> (String, String, RejectKind) {
+    /// `Some((code, text, kind))` for a rejection, `None` for an acceptance; the greeting.
+    type Seen = (Option<(String, String, RejectKind)>, Option<String>);
+
+    fn seen(p: Parsed) -> Seen {
         match p {
-            Parsed::Complete(Answer {
-                rejection: Some(r), ..
-            }) => (r.code, r.text, r.kind),
-            other => panic!("not a rejection: {other:?}"),
+            Parsed::Complete(a) => (a.rejection.map(|r| (r.code, r.text, r.kind)), a.greeting),
+            Parsed::Incomplete => panic!("incomplete"),
         }
     }
 
-    fn greeting(p: Parsed) -> Option<String> {
-        match p {
-            Parsed::Complete(Answer {
-                greeting,
-                rejection: None,
-                ..
-            }) => greeting,
-            other => panic!("not an acceptance: {other:?}"),
-        }
-    }
+    use RejectKind::{Access, Capacity};
+    use Service::{Ftp, Smtp};
 
-    // The bytes below are what Debian 12's Postfix 3.7.11 and vsftpd 3.0.3 sent on the wire
-    // (tcpdump on lo in tests/services_mail_ftp.rs's namespaces).
-
-    #[test]
-    fn smtp_greetings() {
-        let postfix = b"220 mx.lab ESMTP Postfix (Debian/GNU)\r\n";
-        assert_eq!(
-            greeting(parse(Service::Smtp, postfix, false)).as_deref(),
-            Some("Postfix ESMTP")
-        );
-        assert_eq!(
-            greeting(parse(Service::Submission, postfix, false)).as_deref(),
-            Some("Postfix ESMTP")
-        );
-        assert_eq!(
-            parse(Service::Smtp, &postfix[..20], false),
-            Parsed::Incomplete
-        );
-        // check_client_access REJECT or `reject` with smtpd_delay_reject = no.
-        let cidr = b"554 5.7.1 <unknown[127.0.25.2]>: Client host rejected: Access denied\r\n";
-        assert_eq!(
-            refusal(parse(Service::Smtp, cidr, false)),
-            (
-                "554".into(),
-                "554 5.7.1 <unknown[127.0.25.2]>: Client host rejected: Access denied".into(),
-                RejectKind::Access
-            )
-        );
+    // What Debian 12's Postfix 3.7.11 and vsftpd 3.0.3 sent on the wire (tcpdump on lo in
+    // tests/services_mail_ftp.rs's namespaces): (service, bytes, closed after, code, kind,
+    // greeting). The rejection text is the line without CRLF.
+    #[rustfmt::skip]
+    const REAL: &[(Service, &str, bool, &str, Option<RejectKind>, Option<&str>)] = &[
+        (Smtp, "220 mx.lab ESMTP Postfix (Debian/GNU)\r\n", false, "", None, Some("Postfix ESMTP")),
+        (Service::Submission, "220 mx.lab ESMTP Postfix (Debian/GNU)\r\n", false, "", None,
+            Some("Postfix ESMTP")),
+        // postscreen: `220-` at once, the last line after postscreen_greet_wait (6 s).
+        (Smtp, "220-mx.lab ESMTP Postfix (Debian/GNU)\r\n220 mx.lab ESMTP Postfix (Debian/GNU)\r\n",
+            false, "", None, Some("Postfix ESMTP")),
+        (Smtp, "220-mx.lab ESMTP Postfix (Debian/GNU)\r\n", true, "", None, Some("Postfix ESMTP")),
+        // check_client_access REJECT, or `reject`, with smtpd_delay_reject = no (session stays).
+        (Smtp, "554 5.7.1 <unknown[127.0.25.2]>: Client host rejected: Access denied\r\n", false,
+            "554", Some(Access), None),
         // smtpd_client_connection_count_limit, then FIN.
-        let limit = b"421 4.7.0 mx.lab Error: too many connections from 127.0.25.3\r\n";
-        assert_eq!(
-            refusal(parse(Service::Smtp, limit, true)),
-            (
-                "421".into(),
-                "421 4.7.0 mx.lab Error: too many connections from 127.0.25.3".into(),
-                RejectKind::Capacity
-            )
-        );
+        (Smtp, "421 4.7.0 mx.lab Error: too many connections from 127.0.25.3\r\n", true, "421",
+            Some(Capacity), None),
         // postscreen_access_list reject + postscreen_denylist_action = drop, then FIN.
-        let drop = b"521 5.3.2 Service currently unavailable\r\n";
-        assert_eq!(
-            refusal(parse(Service::Smtp, drop, true)),
-            (
-                "521".into(),
-                "521 5.3.2 Service currently unavailable".into(),
-                RejectKind::Access
-            )
-        );
+        (Smtp, "521 5.3.2 Service currently unavailable\r\n", true, "521", Some(Access), None),
+        (Ftp, "220 (vsFTPd 3.0.3)\r\n", false, "", None, Some("(vsFTPd 3.0.3)")),
+        // tcp_wrappers (hosts.deny), max_per_ip, max_clients; each then FIN.
+        (Ftp, "421 Service not available.\r\n", true, "421", Some(Access), None),
+        (Ftp, "421 There are too many connections from your internet address.\r\n", true, "421",
+            Some(Capacity), None),
+        (Ftp, "421 There are too many connected users, please try later.\r\n", true, "421",
+            Some(Capacity), None),
+        // A server that cannot serve at all: its operator's problem.
+        (Ftp, "500 OOPS: vsftpd: both local and anonymous access disabled!\r\n", true, "500",
+            Some(Capacity), None),
+        (Ftp, "530 Permission denied.\r\n", true, "530", Some(Access), None),
+    ];
+
+    #[test]
+    fn real_smtp_and_ftp_greetings() {
+        for &(service, bytes, closed, code, kind, greeting) in REAL {
+            let want = kind.map(|k| (code.to_string(), bytes.trim_end().to_string(), k));
+            let got = seen(parse(service, bytes.as_bytes(), closed));
+            assert_eq!(
+                got,
+                (want, greeting.map(String::from)),
+                "{service} {bytes:?}"
+            );
+        }
     }
 
     #[test]
-    fn postscreen_greeting_is_complete_only_at_its_last_line() {
-        let first = b"220-mx.lab ESMTP Postfix (Debian/GNU)\r\n";
-        assert_eq!(parse(Service::Smtp, first, false), Parsed::Incomplete);
-        // 6 s later (postscreen_greet_wait) smtpd sends the final line.
-        let both =
-            b"220-mx.lab ESMTP Postfix (Debian/GNU)\r\n220 mx.lab ESMTP Postfix (Debian/GNU)\r\n";
-        assert_eq!(
-            greeting(parse(Service::Smtp, both, false)).as_deref(),
-            Some("Postfix ESMTP")
-        );
-        // A peer that closes after the first line still said who it is.
-        assert_eq!(
-            greeting(parse(Service::Smtp, first, true)).as_deref(),
-            Some("Postfix ESMTP")
-        );
-    }
-
-    #[test]
-    fn ftp_greetings() {
-        assert_eq!(
-            greeting(parse(Service::Ftp, b"220 (vsFTPd 3.0.3)\r\n", false)).as_deref(),
-            Some("(vsFTPd 3.0.3)")
-        );
-        assert_eq!(
-            refusal(parse(
-                Service::Ftp,
-                b"421 There are too many connections from your internet address.\r\n",
-                true,
-            )),
-            (
-                "421".into(),
-                "421 There are too many connections from your internet address.".into(),
-                RejectKind::Capacity
-            )
-        );
-        assert_eq!(
-            refusal(parse(
-                Service::Ftp,
-                b"421 There are too many connected users, please try later.\r\n",
-                true,
-            )),
-            (
-                "421".into(),
-                "421 There are too many connected users, please try later.".into(),
-                RejectKind::Capacity
-            )
-        );
-        // tcp_wrappers denial (hosts.deny).
-        assert_eq!(
-            refusal(parse(Service::Ftp, b"421 Service not available.\r\n", true)),
-            (
-                "421".into(),
-                "421 Service not available.".into(),
-                RejectKind::Access
-            )
-        );
-        let (code, _, kind) = refusal(parse(Service::Ftp, b"530 Permission denied.\r\n", true));
-        assert_eq!((code.as_str(), kind), ("530", RejectKind::Access));
-    }
-
-    #[test]
-    fn vsftpd_oops_arrives_in_pieces() {
-        // vsftpd writes `500 OOPS: `, the message and CRLF as three segments.
-        let oops = b"500 OOPS: vsftpd: both local and anonymous access disabled!\r\n";
-        assert_eq!(parse(Service::Ftp, &oops[..10], false), Parsed::Incomplete);
-        assert_eq!(parse(Service::Ftp, &oops[..59], false), Parsed::Incomplete);
-        assert_eq!(
-            refusal(parse(Service::Ftp, oops, false)),
-            (
-                "500".into(),
-                "500 OOPS: vsftpd: both local and anonymous access disabled!".into(),
-                RejectKind::Capacity
-            )
-        );
+    fn greetings_are_complete_at_their_last_line() {
+        #[rustfmt::skip]
+        let incomplete: [(Service, &[u8]); 4] = [
+            (Smtp, b"220 mx.lab ESMTP Post"),
+            (Smtp, b"220-mx.lab ESMTP Postfix (Debian/GNU)\r\n"),
+            // vsftpd writes `500 OOPS: `, the message and CRLF as three segments.
+            (Ftp, b"500 OOPS: "),
+            (Ftp, b"500 OOPS: vsftpd: both local and anonymous access disabled!"),
+        ];
+        for (service, bytes) in incomplete {
+            assert_eq!(
+                parse(service, bytes, false),
+                Parsed::Incomplete,
+                "{bytes:?}"
+            );
+        }
     }
 
     #[test]
     fn quit_only_when_the_server_waits_for_it() {
-        let quit = Some(b"QUIT\r\n".to_vec());
-        let f = |s: Service, b: &[u8]| farewell(s, b);
-        assert_eq!(
-            f(Service::Smtp, b"220 mx.lab ESMTP Postfix (Debian/GNU)\r\n"),
-            quit
-        );
-        assert_eq!(
-            f(
-                Service::Smtp,
-                b"554 5.7.1 <unknown[127.0.25.2]>: Client host rejected: Access denied\r\n"
-            ),
-            quit
-        );
-        // postscreen's pregreet test: a command before the last greeting line is a violation.
-        assert_eq!(
-            f(Service::Smtp, b"220-mx.lab ESMTP Postfix (Debian/GNU)\r\n"),
-            None
-        );
-        assert_eq!(
-            f(
-                Service::Smtp,
-                b"421 4.7.0 mx.lab Error: too many connections from 127.0.25.3\r\n"
-            ),
-            None
-        );
-        assert_eq!(
-            f(
-                Service::Smtp,
-                b"521 5.3.2 Service currently unavailable\r\n"
-            ),
-            None
-        );
-        assert_eq!(f(Service::Ftp, b"220 (vsFTPd 3.0.3)\r\n"), quit);
-        assert_eq!(f(Service::Ftp, b"421 Service not available.\r\n"), None);
-        assert_eq!(f(Service::Ftp, b"500 OOPS: "), None);
-        assert_eq!(f(Service::Pop3, b"+OK Dovecot ready.\r\n"), quit);
-        assert_eq!(f(Service::Pop3, b"-ERR [SYS/TEMP] busy\r\n"), None);
-        assert_eq!(
-            f(Service::Imap, b"* OK [CAPABILITY IMAP4rev1] ready\r\n"),
-            Some(b"a LOGOUT\r\n".to_vec())
-        );
-        assert_eq!(f(Service::Imap, b"* BYE Too many connections\r\n"), None);
-        assert_eq!(f(Service::Ssh, b"SSH-2.0-OpenSSH_9.2p1\r\n"), None);
+        let q = || Some(b"QUIT\r\n".to_vec());
+        #[rustfmt::skip]
+        let cases: [(Service, &[u8], Option<Vec<u8>>); 13] = [
+            (Smtp, b"220 mx.lab ESMTP Postfix (Debian/GNU)\r\n", q()),
+            (Smtp, b"554 5.7.1 <unknown[127.0.25.2]>: Client host rejected\r\n", q()),
+            // postscreen's pregreet test: a command before the last greeting line is a violation.
+            (Smtp, b"220-mx.lab ESMTP Postfix (Debian/GNU)\r\n", None),
+            (Smtp, b"421 4.7.0 mx.lab Error: too many connections\r\n", None),
+            (Smtp, b"521 5.3.2 Service currently unavailable\r\n", None),
+            (Ftp, b"220 (vsFTPd 3.0.3)\r\n", q()),
+            (Ftp, b"421 Service not available.\r\n", None),
+            (Ftp, b"500 OOPS: ", None),
+            (Service::Pop3, b"+OK Dovecot ready.\r\n", q()),
+            (Service::Pop3, b"-ERR [SYS/TEMP] busy\r\n", None),
+            (Service::Imap, b"* OK [CAPABILITY IMAP4rev1] ready\r\n", Some(b"a LOGOUT\r\n".to_vec())),
+            (Service::Imap, b"* BYE Too many connections\r\n", None),
+            (Service::Ssh, b"SSH-2.0-OpenSSH_9.2p1\r\n", None),
+        ];
+        for (service, bytes, want) in cases {
+            assert_eq!(farewell(service, bytes), want, "{service} {bytes:?}");
+        }
     }
 }
