@@ -307,8 +307,16 @@ mod tests {
     // What Debian 12's Postfix 3.7.11 and vsftpd 3.0.3 sent on the wire (tcpdump on lo in
     // tests/services_mail_ftp.rs's namespaces): (service, bytes, closed after, code, kind,
     // greeting). The rejection text is the line without CRLF.
+    type Case = (
+        Service,
+        &'static str,
+        bool,
+        &'static str,
+        Option<RejectKind>,
+        Option<&'static str>,
+    );
     #[rustfmt::skip]
-    const REAL: &[(Service, &str, bool, &str, Option<RejectKind>, Option<&str>)] = &[
+    const REAL: &[Case] = &[
         (Smtp, "220 mx.lab ESMTP Postfix (Debian/GNU)\r\n", false, "", None, Some("Postfix ESMTP")),
         (Service::Submission, "220 mx.lab ESMTP Postfix (Debian/GNU)\r\n", false, "", None,
             Some("Postfix ESMTP")),
@@ -372,8 +380,9 @@ mod tests {
     #[test]
     fn quit_only_when_the_server_waits_for_it() {
         let q = || Some(b"QUIT\r\n".to_vec());
+        type Bye = (Service, &'static [u8], Option<Vec<u8>>);
         #[rustfmt::skip]
-        let cases: [(Service, &[u8], Option<Vec<u8>>); 13] = [
+        let cases: [Bye; 13] = [
             (Smtp, b"220 mx.lab ESMTP Postfix (Debian/GNU)\r\n", q()),
             (Smtp, b"554 5.7.1 <unknown[127.0.25.2]>: Client host rejected\r\n", q()),
             // postscreen's pregreet test: a command before the last greeting line is a violation.
