@@ -172,7 +172,8 @@ async fn read_answer(
 /// FIN (reading the peer's own close, so no unread byte turns our close into a RST) or a RST.
 async fn goodbye(mut stream: TcpStream, service: Service, seen: &Seen) {
     let up = seen.end.is_none();
-    if up && seen.answer.as_ref().is_some_and(|a| a.rejection.is_none()) {
+    // The service's farewell decides, refusals included: Postfix keeps a 554 session until QUIT.
+    if up && seen.answer.is_some() {
         if let Some(bye) = service.farewell(&seen.bytes) {
             let _ = tokio::time::timeout(GOODBYE_WAIT, stream.write_all(&bye)).await;
         }
