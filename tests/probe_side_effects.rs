@@ -65,7 +65,11 @@ impl Effects {
         let mut lines: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
         for (pid, msg) in by_pid {
             let addr = pid_addr.get(&pid).cloned().unwrap_or(format!("pid {pid}"));
-            *lines.entry(addr).or_default().entry(normalize(&msg)).or_default() += 1;
+            *lines
+                .entry(addr)
+                .or_default()
+                .entry(normalize(&msg))
+                .or_default() += 1;
         }
         let mut found = HashMap::new();
         for line in ns.read("f2b.log").lines() {
@@ -159,7 +163,9 @@ fn fail2ban_sshd_jail_per_probe_style() {
     let fx = Effects::read(&ns);
 
     // The matrix (README: "What a probe costs the target").
-    let mut matrix = String::from("style | target | verdicts | fail2ban Found (normal/ddos/aggressive) | sshd logs per 5 probes\n");
+    let mut matrix = String::from(
+        "style | target | verdicts | fail2ban Found (normal/ddos/aggressive) | sshd logs per 5 probes\n",
+    );
     let mut verdicts: HashMap<(&str, &str), Vec<String>> = HashMap::new();
     for (si, (style, _)) in STYLES.iter().enumerate() {
         for i in 1..=PROBES {
@@ -201,24 +207,29 @@ fn fail2ban_sshd_jail_per_probe_style() {
     let all = |style: &str, name: &str, want: &str| {
         let v = verdicts.get(&(style, name)).cloned().unwrap_or_default();
         assert_eq!(v.len(), PROBES, "{style}/{name}: {v:?}\n{matrix}");
-        assert!(v.iter().all(|x| x == want), "{style}/{name}: {v:?}\n{matrix}");
+        assert!(
+            v.iter().all(|x| x == want),
+            "{style}/{name}: {v:?}\n{matrix}"
+        );
     };
 
-    // service (the default) and linger: a plain sshd reads open; the denied one is seen only
-    // by the service style, which waits for the greeting and gets the FIN at 5 s.
+    // Every style reads a plain sshd open; the denied one is seen only by the service style
+    // (with or without a linger), which waits for the greeting and gets the FIN at 5 s.
     for name in ["plain-verbose", "plain-info"] {
-        all("service", name, "open");
-        all("linger", name, "open");
-        all("connect", name, "open");
+        for style in ["service", "linger", "connect", "linger0"] {
+            all(style, name, "open");
+        }
     }
     for name in ["denied-verbose", "denied-info"] {
         all("service", name, "closed-by-peer");
+        // `--linger 0` at the service style still waits for the greeting.
+        all("linger0", name, "closed-by-peer");
         all("linger", name, "open");
         // Connect-only cannot see a denial that comes 5 s after accept.
         all("connect", name, "open");
     }
 
-    for (st, style) in [(0, "service"), (1, "linger")] {
+    for (st, style) in [(0, "service"), (1, "linger"), (3, "linger0")] {
         // libwrap logs `refused connect from` at accept, before any byte: every probe that
         // stays connected until sshd's child looks is one normal-mode failure; five = a ban.
         for t in [1, 3] {

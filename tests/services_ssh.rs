@@ -81,7 +81,10 @@ fn sshd_open_and_libwrap_denied() {
     assert_eq!(s(r, "service"), "ssh", "{r}");
     assert!(r["greeting"].is_null(), "{r}");
     assert!(r["banner"].is_null(), "nothing is sent before the FIN: {r}");
-    assert!(r["reject_code"].is_null(), "a silent close is no rejection: {r}");
+    assert!(
+        r["reject_code"].is_null(),
+        "a silent close is no rejection: {r}"
+    );
     let closed = num(r, "closed_after_ms");
     assert!(
         (4500.0..6000.0).contains(&closed),

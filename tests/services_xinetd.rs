@@ -52,7 +52,10 @@ fn xinetd_only_from_and_banner_fail() {
         assert_eq!(s(r, "verdict"), "closed-by-peer", "{r}");
         assert_eq!(s(r, "service"), service, "{r}");
         assert!(r["banner"].is_null() && r["greeting"].is_null(), "{r}");
-        assert!(r["reject_code"].is_null() && r["reject_kind"].is_null(), "{r}");
+        assert!(
+            r["reject_code"].is_null() && r["reject_kind"].is_null(),
+            "{r}"
+        );
         closed_fast(r);
     }
 
