@@ -29,8 +29,13 @@ fn complete_reply(service: Service, bytes: &[u8], closed: bool) -> Option<String
             break;
         }
         if !coded {
-            // SSH may send other lines before its `SSH-` identification (RFC 4253 4.2).
-            if service != Service::Ssh || line.starts_with("SSH-") || !line.is_ascii() {
+            // SSH may send other lines before its `SSH-` identification (RFC 4253 4.2); a
+            // refusal line (`Exceeded MaxStartups`) is complete without waiting for the close.
+            if service != Service::Ssh
+                || line.starts_with("SSH-")
+                || !line.is_ascii()
+                || ssh_refusal(line).is_some()
+            {
                 done = true;
                 break;
             }
@@ -59,17 +64,30 @@ fn ssh(text: &str) -> Parsed {
             ..Answer::default()
         });
     }
+    let refusal = text
+        .lines()
+        .find_map(|l| ssh_refusal(l).map(|found| (l, found)));
+    if let Some((words, (code, kind))) = refusal {
+        return reject(code, words, kind);
+    }
     let line = one_line(text);
-    if line.contains("MaxStartups") {
-        return reject("MaxStartups", line, RejectKind::Capacity);
-    }
-    if line.contains("Not allowed at this time") {
-        return reject("penalty", line, RejectKind::Access);
-    }
     Parsed::Complete(Answer {
         note: Some(format!("not an SSH identification: {line}")),
         ..Answer::default()
     })
+}
+
+/// OpenSSH's words when it turns a connection away before its identification line: sshd's
+/// `MaxStartups` drop (`Exceeded MaxStartups`, then a FIN) and OpenSSH 9.8's per-source
+/// penalty (`Not allowed at this time`).
+fn ssh_refusal(line: &str) -> Option<(&'static str, RejectKind)> {
+    if line.contains("Exceeded MaxStartups") {
+        Some(("MaxStartups", RejectKind::Capacity))
+    } else if line.contains("Not allowed at this time") {
+        Some(("penalty", RejectKind::Access))
+    } else {
+        None
+    }
 }
 
 /// The three-digit code and text of a reply's last line.
@@ -289,6 +307,48 @@ mod tests {
         );
         let (code, kind) = rejection(parse(Service::Ssh, b"Exceeded MaxStartups\r\n", true));
         assert_eq!((code.as_str(), kind), ("MaxStartups", RejectKind::Capacity));
+    }
+
+    /// What sshd 9.2 sent on the wire in the namespace tests (tests/services_ssh.rs,
+    /// tests/services_xinetd.rs).
+    #[test]
+    fn ssh_wire_answers() {
+        // The MaxStartups drop is complete at its line: no wait for the FIN.
+        let (code, kind) = rejection(parse(Service::Ssh, b"Exceeded MaxStartups\r\n", false));
+        assert_eq!((code.as_str(), kind), ("MaxStartups", RejectKind::Capacity));
+        let (code, kind) = rejection(parse(Service::Ssh, b"Not allowed at this time\r\n", false));
+        assert_eq!((code.as_str(), kind), ("penalty", RejectKind::Access));
+        // Lines before the identification (RFC 4253 4.2) wait for it...
+        assert_eq!(
+            parse(Service::Ssh, b"Welcome\r\n", false),
+            Parsed::Incomplete
+        );
+        let p = parse(
+            Service::Ssh,
+            b"Welcome\r\nSSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10\r\n",
+            false,
+        );
+        match p {
+            Parsed::Complete(a) => assert_eq!(a.greeting.as_deref(), Some("OpenSSH_9.2p1")),
+            Parsed::Incomplete => panic!("incomplete"),
+        }
+        // ... and a text that ends in a close (xinetd's banner_fail) is no greeting and no
+        // rejection: the close decides the verdict.
+        match parse(Service::Ssh, b"Access denied by xinetd\r\n", true) {
+            Parsed::Complete(a) => {
+                assert!(a.greeting.is_none() && a.rejection.is_none(), "{a:?}");
+                assert!(
+                    a.note
+                        .is_some_and(|n| n.contains("Access denied by xinetd"))
+                );
+            }
+            Parsed::Incomplete => panic!("incomplete"),
+        }
+        // An identification without a software version field.
+        match parse(Service::Ssh, b"SSH-2.0-\r\n", false) {
+            Parsed::Complete(a) => assert!(a.greeting.is_none(), "{a:?}"),
+            Parsed::Incomplete => panic!("incomplete"),
+        }
     }
 
     /// `Some((code, text, kind))` for a rejection, `None` for an acceptance; the greeting.
