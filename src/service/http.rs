@@ -6,7 +6,7 @@
 //! `Server:` header is the greeting. Bytes that cannot start an HTTP response (`SSH-2.0-…`,
 //! a TLS alert) complete the answer at once, with a note saying what came.
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::{Answer, Parsed, RejectKind, reject};
 
@@ -25,9 +25,14 @@ pub fn request(host: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The `Host:` value for `host`: IPv6 literals in brackets (a zone `%` as `%25`, RFC 6874).
+/// The `Host:` value for `host`: IPv6 literals in brackets (a zone `%` as `%25`, RFC 6874); a
+/// CIDR block loses its prefix length (nginx answers `Host: 127.0.0.0/30` with `400`).
 fn host_header(host: &str) -> String {
     let host = host.trim();
+    let host = match host.split_once('/') {
+        Some((net, len)) if net.parse::<IpAddr>().is_ok() && len.parse::<u8>().is_ok() => net,
+        _ => host,
+    };
     let (addr, zone) = match host.split_once('%') {
         Some((a, z)) => (a, Some(z)),
         None => (host, None),
@@ -292,6 +297,8 @@ mod tests {
         assert!(head("127.0.80.1").contains("\r\nHost: 127.0.80.1\r\n"));
         assert!(head("web.internal").contains("\r\nHost: web.internal\r\n"));
         assert!(head("[::1]").contains("\r\nHost: [::1]\r\n"));
+        assert!(head("127.0.80.4/32").contains("\r\nHost: 127.0.80.4\r\n"));
+        assert!(head("fd00::/126").contains("\r\nHost: [fd00::]\r\n"));
         assert!(head("::1").ends_with("Connection: close\r\n\r\n"));
     }
 }
