@@ -26,6 +26,8 @@ use crate::verdict::Verdict;
 
 /// Most bytes of an answer read before it is parsed as it stands.
 const ANSWER_MAX: usize = 4096;
+/// Idle time before a keepalive probe, and between probes, during the conversation.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(1);
 /// Longest wait for the peer's FIN after our own (FIN-style goodbyes).
 const GOODBYE_WAIT: Duration = Duration::from_millis(500);
 
@@ -68,6 +70,15 @@ pub(super) async fn converse(
         None
     };
     let hello_sent = hello.is_some();
+    // A socket the service dropped without a packet (HAProxy `silent-drop`: TCP_REPAIR) shows
+    // only when we send: kernel keepalive probes after 1 s idle draw its RST within the window
+    // (a live peer's kernel ACKs them; no service sees them). Many probes, so a peer that
+    // answers none is not timed out here.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_IDLE)
+        .with_retries(127);
+    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
     if let Some(h) = hello {
         match send(&mut stream, &h, window_end).await {
             Ok(()) => {}
@@ -81,7 +92,10 @@ pub(super) async fn converse(
         read_answer(&mut stream, service, window_end, since, &mut seen, shutdown).await;
     }
     let refused = seen.answer.as_ref().is_some_and(|a| a.rejection.is_some());
-    if seen.end.is_none() && !refused {
+    if seen.end.is_none()
+        && !refused
+        && !closes_as_asked(service, hello_sent, seen.answered_after.is_some())
+    {
         // Greeted (or silent for the whole window): watch the rest of the linger for a close.
         let linger_end = since + linger;
         if Instant::now() < linger_end {
@@ -100,6 +114,12 @@ pub(super) async fn converse(
         goodbye(stream, service, &seen).await;
     }
     outcome(plan, hello_sent, connected, seen)
+}
+
+/// Our HTTP hello asks the server to close after its answer (`Connection: close`): once the
+/// answer is complete, its close ends the conversation and denies nothing.
+fn closes_as_asked(service: Service, hello: bool, answered: bool) -> bool {
+    hello && service == Service::Http && answered
 }
 
 /// Write the hello (bounded by the window).
@@ -224,8 +244,13 @@ fn outcome(plan: &Plan, hello: bool, connected: Duration, seen: Seen) -> Outcome
         match seen.end {
             None | Some(End::Open) => {
                 let mut d = if seen.answered_after.is_some() {
+                    let then = if closes_as_asked(service, hello, true) {
+                        "" // the server closes as asked; we did not wait for it
+                    } else {
+                        "; the session stayed up"
+                    };
                     format!(
-                        "connected in {c}; {greeted}{}; the session stayed up",
+                        "connected in {c}; {greeted}{}{then}",
                         when(seen.answered_after)
                     )
                 } else if seen.bytes.is_empty() {
@@ -236,6 +261,16 @@ fn outcome(plan: &Plan, hello: bool, connected: Duration, seen: Seen) -> Outcome
                         fmt_duration(plan.greeting_wait)
                     )
                 };
+                if let Some(n) = &answer.note {
+                    d.push_str(&format!("; {n}"));
+                }
+                Outcome::new(Verdict::Open, None, d)
+            }
+            Some(End::Fin) if closes_as_asked(service, hello, seen.answered_after.is_some()) => {
+                let mut d = format!(
+                    "connected in {c}; {greeted}{}, then it closed as our request asked (Connection: close)",
+                    when(seen.answered_after)
+                );
                 if let Some(n) = &answer.note {
                     d.push_str(&format!("; {n}"));
                 }
