@@ -157,9 +157,21 @@ wait $CURLS
 cat curl-* > curl.txt
 "#;
 
-/// The namespace run, once for every test of this file.
-fn lab() -> &'static Ns {
-    static LAB: OnceLock<Ns> = OnceLock::new();
+/// What the namespace run left, read once for every test of this file (the run's dir is
+/// removed once read: a static is never dropped).
+struct Lab {
+    /// Records of the scan at the defaults.
+    plain: Vec<Value>,
+    /// Records of the `--hello` scan.
+    hello: Vec<Value>,
+    /// `ADDR STATUS` lines from curl.
+    curl: String,
+    /// What `nginx -v` printed.
+    nginx_version: String,
+}
+
+fn lab() -> &'static Lab {
+    static LAB: OnceLock<Lab> = OnceLock::new();
     LAB.get_or_init(|| {
         require_root();
         require_daemons(&[
@@ -184,22 +196,31 @@ fn lab() -> &'static Ns {
             ("htpasswd", "lab:$apr1$telltale$Zm9vYmFyYmF6cXV4\n"),
             ("web.yaml", yaml.as_str()),
         ];
-        daemon_ns(
+        let ns: Ns = daemon_ns(
             &files,
             &format!("{JOB_FNS}\n{NGINX_FNS}\n{HAPROXY_FNS}\n{BODY}"),
-        )
+        );
+        Lab {
+            plain: ns.records("plain"),
+            hello: ns.records("hello"),
+            curl: ns.read("curl.txt"),
+            nginx_version: ns.read("nginx-version"),
+        }
     })
 }
 
 /// The record of case `name` in scan `scan` (`plain` or `hello`).
 fn rec(scan: &str, name: &str) -> Value {
-    let ns = lab();
-    by_name(&ns.records(scan), name).clone()
+    let recs = match scan {
+        "plain" => &lab().plain,
+        _ => &lab().hello,
+    };
+    by_name(recs, name).clone()
 }
 
 /// What curl got for `host` (`[::1]` for IPv6).
 fn curl_status(host: &str) -> String {
-    let text = lab().read("curl.txt");
+    let text = &lab().curl;
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{host} ")))
         .unwrap_or_else(|| panic!("no curl result for {host}: {text}"))
@@ -208,7 +229,7 @@ fn curl_status(host: &str) -> String {
 
 /// `nginx/1.22.1` as this machine's nginx names itself.
 fn nginx_version() -> String {
-    let v = lab().read("nginx-version");
+    let v = &lab().nginx_version;
     v.trim()
         .strip_prefix("nginx version: ")
         .unwrap_or_else(|| panic!("nginx -v said {v:?}"))
