@@ -227,6 +227,10 @@ impl Dispatcher {
         else {
             return;
         };
+        let plan = self
+            .limits
+            .services
+            .plan(target.service, target.hello, port);
         let settings = probe::Settings {
             timeout: target.timeout,
             linger: target.linger,
@@ -237,7 +241,13 @@ impl Dispatcher {
                 .limits
                 .services
                 .plan(target.service, target.hello, port),
-            host: target.host_label.clone(),
+            // HTTP `Host:` and TLS server name: the name as written, else the address probed.
+            host: match &target.host {
+                crate::inventory::Host::Ip(_) | crate::inventory::Host::Net(_) if plan.hello => {
+                    Arc::from(addr.to_string())
+                }
+                _ => target.host_label.clone(),
+            },
         };
         let (target, tx, sd, meta) = (
             target.clone(),

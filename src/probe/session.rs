@@ -26,6 +26,8 @@ use crate::verdict::Verdict;
 
 /// Most bytes of an answer read before it is parsed as it stands.
 const ANSWER_MAX: usize = 4096;
+/// Idle time before a keepalive probe, and between probes, during the conversation.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(1);
 /// Longest wait for the peer's FIN after our own (FIN-style goodbyes).
 pub const GOODBYE_WAIT: Duration = Duration::from_millis(500);
 
@@ -68,6 +70,15 @@ pub(super) async fn converse(
         None
     };
     let hello_sent = hello.is_some();
+    // A socket the service dropped without a packet (HAProxy `silent-drop`: TCP_REPAIR) shows
+    // only when we send: kernel keepalive probes after 1 s idle draw its RST within the window
+    // (a live peer's kernel ACKs them; no service sees them). Many probes, so a peer that
+    // answers none is not timed out here.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_IDLE)
+        .with_retries(127);
+    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
     if let Some(h) = hello {
         match send(&mut stream, &h, window_end).await {
             Ok(()) => {}
@@ -80,7 +91,7 @@ pub(super) async fn converse(
     if seen.end.is_none() {
         read_answer(&mut stream, service, window_end, since, &mut seen, shutdown).await;
     }
-    if seen.end.is_none() {
+    if seen.end.is_none() && !closes_as_asked(service, hello_sent, seen.answered_after.is_some()) {
         // Answered (or silent for the whole window): watch the rest of the linger for a close,
         // so a refusal followed by a FIN says so and a greeting followed by one is not `open`.
         let linger_end = since + linger;
@@ -100,6 +111,12 @@ pub(super) async fn converse(
         goodbye(stream, service, &seen).await;
     }
     outcome(plan, hello_sent, connected, seen)
+}
+
+/// Our HTTP hello asks the server to close after its answer (`Connection: close`): once the
+/// answer is complete, its close ends the conversation and denies nothing.
+fn closes_as_asked(service: Service, hello: bool, answered: bool) -> bool {
+    hello && service == Service::Http && answered
 }
 
 /// Write the hello (bounded by the window).
@@ -220,16 +237,26 @@ fn outcome(plan: &Plan, hello: bool, connected: Duration, seen: Seen) -> Outcome
             },
             r.kind.who()
         );
-        if matches!(seen.end, Some(End::Fin | End::Error(_))) {
+        let closed = matches!(seen.end, Some(End::Fin | End::Error(_)));
+        if closed {
             d.push_str("; then it closed");
         }
-        Outcome::new(Verdict::Rejected, None, d)
+        let mut o = Outcome::new(Verdict::Rejected, None, d);
+        if closed {
+            o.closed_after_ms = seen.ended_after.map(ms);
+        }
+        o
     } else {
         match seen.end {
             None | Some(End::Open) => {
                 let mut d = if seen.answered_after.is_some() {
+                    let then = if closes_as_asked(service, hello, true) {
+                        "" // the server closes as asked; we did not wait for it
+                    } else {
+                        "; the session stayed up"
+                    };
                     format!(
-                        "connected in {c}; {greeted}{}; the session stayed up",
+                        "connected in {c}; {greeted}{}{then}",
                         when(seen.answered_after)
                     )
                 } else if seen.bytes.is_empty() {
@@ -240,6 +267,16 @@ fn outcome(plan: &Plan, hello: bool, connected: Duration, seen: Seen) -> Outcome
                         fmt_duration(plan.greeting_wait)
                     )
                 };
+                if let Some(n) = &answer.note {
+                    d.push_str(&format!("; {n}"));
+                }
+                Outcome::new(Verdict::Open, None, d)
+            }
+            Some(End::Fin) if closes_as_asked(service, hello, seen.answered_after.is_some()) => {
+                let mut d = format!(
+                    "connected in {c}; {greeted}{}, then it closed as our request asked (Connection: close)",
+                    when(seen.answered_after)
+                );
                 if let Some(n) = &answer.note {
                     d.push_str(&format!("; {n}"));
                 }
@@ -259,10 +296,14 @@ fn outcome(plan: &Plan, hello: bool, connected: Duration, seen: Seen) -> Outcome
                     }
                     d
                 } else {
-                    format!(
+                    let mut d = format!(
                         "connected in {c}; {greeted}, then the peer closed (FIN) after {}",
                         fmt_ms(after)
-                    )
+                    );
+                    if let Some(n) = &answer.note {
+                        d.push_str(&format!("; {n}"));
+                    }
+                    d
                 };
                 let mut o = Outcome::new(Verdict::ClosedByPeer, None, d);
                 o.closed_after_ms = Some(ms(after));
