@@ -31,6 +31,7 @@ use super::{Answer, Parsed, RejectKind, Rejection};
 use alert::Failure;
 pub use alert::name as alert_name;
 pub use cert::{days_left, rfc3339};
+pub use verify::warm as warm_roots;
 
 /// At most this many plaintext bytes are kept (and read) after the handshake.
 pub const RECEIVED_MAX: usize = 4096;
@@ -105,6 +106,8 @@ pub async fn probe(
     http_host: Option<&str>,
     deadline: Instant,
 ) -> TlsOutcome {
+    // The system roots, once per process, outside the handshake's time.
+    let _ = timeout_at(deadline, tokio::task::spawn_blocking(verify::warm)).await;
     let start = Instant::now();
     // RST on close (`Service::close` for tls/https), on every path out, timeouts included.
     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
@@ -137,6 +140,9 @@ pub async fn probe(
             let info = info_of(&recorder.seen(), None);
             let failure = alert::classify(&e);
             let mut out = failed(failure, tcp, start, deadline, "during the handshake").await;
+            if let Some(i) = &info {
+                out.detail.push_str(&format!("; {}", i.version));
+            }
             out.detail.push_str(&cert_clause(info.as_ref(), "; "));
             out.detail.push_str(&name_note);
             out.info = info;
@@ -323,7 +329,7 @@ async fn failed(
                 closed_after: Some(closed.unwrap_or(at)),
                 ..TlsOutcome::bare(
                     end,
-                    format!("TLS alert {name} {when} after {}{then}", fmt_ms(at)),
+                    format!("TLS alert {name} {when}, at {}{then}", fmt_ms(at)),
                 )
             }
         }
@@ -331,7 +337,7 @@ async fn failed(
             closed_after: Some(at),
             ..TlsOutcome::bare(
                 TlsEnd::Fin,
-                format!("the server closed {when} after {}", fmt_ms(at)),
+                format!("the server closed the connection {when}, at {}", fmt_ms(at)),
             )
         },
         Failure::Reset => TlsOutcome {
@@ -346,7 +352,7 @@ async fn failed(
         },
         Failure::Other(why) => TlsOutcome::bare(
             TlsEnd::Error(why.clone()),
-            format!("TLS failed {when} after {}: {why}", fmt_ms(at)),
+            format!("TLS failed {when}, at {}: {why}", fmt_ms(at)),
         ),
     }
 }

@@ -147,7 +147,13 @@ pub(super) fn why(e: &rustls::Error) -> String {
         CertificateError::ExpiredContext { .. } => "Expired".into(),
         CertificateError::NotValidYetContext { .. } => "NotValidYet".into(),
         CertificateError::NotValidForNameContext { presented, .. } => {
-            format!("NotValidForName (valid for {})", presented.join(", "))
+            let names: Vec<&str> = presented.iter().take(6).map(|p| bare_name(p)).collect();
+            let more = if presented.len() > names.len() {
+                ", …"
+            } else {
+                ""
+            };
+            format!("NotValidForName (valid for {}{more})", names.join(", "))
         }
         CertificateError::UnsupportedSignatureAlgorithmContext { .. }
         | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
@@ -158,6 +164,21 @@ pub(super) fn why(e: &rustls::Error) -> String {
         CertificateError::Other(o) => format!("Other: {o}"),
         other => format!("{other:?}"),
     }
+}
+
+/// `lab.test` from rustls' `DnsName("lab.test")`, `127.0.0.1` from `IpAddress(127.0.0.1)`.
+fn bare_name(presented: &str) -> &str {
+    let inner = presented
+        .split_once('(')
+        .and_then(|(_, r)| r.strip_suffix(')'))
+        .unwrap_or(presented);
+    inner.trim_matches('"')
+}
+
+/// Load the system roots now (once per process; reading them takes milliseconds), so that
+/// no probe's handshake time includes it.
+pub fn warm() {
+    let _ = system_verifier();
 }
 
 #[cfg(test)]
