@@ -12,7 +12,7 @@ pub fn ping() -> Vec<u8> {
 /// Parse a Redis reply (complete at its first CRLF).
 pub fn parse(bytes: &[u8], closed: bool) -> Parsed {
     let text = String::from_utf8_lossy(bytes);
-    if !text.contains('\n') && !(closed && !text.is_empty()) {
+    if !text.contains('\n') && (!closed || text.is_empty()) {
         return Parsed::Incomplete;
     }
     let line = one_line(&text);
