@@ -10,11 +10,15 @@
 //! only after our Finished, so after a complete handshake the probe keeps reading for a short
 //! window ([`post_handshake_window`]) to catch it; for HTTPS it sends the HTTP hello over TLS
 //! and reads the response head. The socket closes with a RST (`SO_LINGER` 0) whatever the path,
-//! after a best-effort close_notify when the session is still up.
+//! after a best-effort close_notify when the session is still up. `wire.rs` turns a
+//! [`TlsOutcome`] into the probe's `Outcome` (verdict and detail).
+//!
+//! Times in details and [`TlsOutcome::closed_after`] count from the call (just after connect).
 
 mod alert;
 mod cert;
 mod verify;
+mod wire;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -32,6 +36,7 @@ use alert::Failure;
 pub use alert::name as alert_name;
 pub use cert::{days_left, rfc3339};
 pub use verify::warm as warm_roots;
+pub use wire::converse;
 
 /// At most this many plaintext bytes are kept (and read) after the handshake.
 pub const RECEIVED_MAX: usize = 4096;
@@ -106,9 +111,9 @@ pub async fn probe(
     http_host: Option<&str>,
     deadline: Instant,
 ) -> TlsOutcome {
+    let start = Instant::now();
     // The system roots, once per process, outside the handshake's time.
     let _ = timeout_at(deadline, tokio::task::spawn_blocking(verify::warm)).await;
-    let start = Instant::now();
     // RST on close (`Service::close` for tls/https), on every path out, timeouts included.
     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
     let recorder = Arc::new(verify::Recorder::new());
@@ -121,8 +126,9 @@ pub async fn probe(
     };
     let (name, name_note) = server_name_for(server_name, &stream);
     let connector = TlsConnector::from(Arc::new(config));
+    let begun = Instant::now();
     let handshake = timeout_at(deadline, connector.connect(name, stream).into_fallible()).await;
-    let took = start.elapsed();
+    let took = begun.elapsed();
     match handshake {
         Err(_) => {
             let info = info_of(&recorder.seen(), None);
