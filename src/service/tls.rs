@@ -10,13 +10,15 @@
 //! only after our Finished, so after a complete handshake the probe keeps reading for a short
 //! window ([`post_handshake_window`]) to catch it; for HTTPS it sends the HTTP hello over TLS
 //! and reads the response head. The socket closes with a RST (`SO_LINGER` 0) whatever the path,
-//! after a best-effort close_notify when the session is still up. `wire.rs` turns a
+//! after a best-effort close_notify when the session is still up (`session.rs`: after the
+//! handshake, and what each failure means). `wire.rs` turns a
 //! [`TlsOutcome`] into the probe's `Outcome` (verdict and detail).
 //!
 //! Times in details and [`TlsOutcome::closed_after`] count from the call (just after connect).
 
 mod alert;
 mod cert;
+mod session;
 mod verify;
 mod wire;
 
@@ -25,14 +27,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
-use super::{Answer, Parsed, RejectKind, Rejection};
-use alert::Failure;
+use super::Answer;
 pub use alert::name as alert_name;
 pub use cert::{days_left, rfc3339};
 pub use verify::warm as warm_roots;
@@ -145,7 +144,8 @@ pub async fn probe(
         Ok(Err((e, tcp))) => {
             let info = info_of(&recorder.seen(), None);
             let failure = alert::classify(&e);
-            let mut out = failed(failure, tcp, start, deadline, "during the handshake").await;
+            let mut out =
+                session::failed(failure, tcp, start, deadline, "during the handshake").await;
             if let Some(i) = &info {
                 out.detail.push_str(&format!("; {}", i.version));
             }
@@ -157,7 +157,7 @@ pub async fn probe(
         Ok(Ok(tls)) => {
             let version = tls.get_ref().1.protocol_version().map(version_name);
             let info = info_of(&recorder.seen(), version);
-            let mut out = session(tls, http_host, start, took, deadline).await;
+            let mut out = session::session(tls, http_host, start, took, deadline).await;
             out.detail = format!(
                 "{} in {}{name_note}{}{}",
                 info.as_ref().map_or("TLS", |i| i.version.as_str()),
@@ -193,209 +193,10 @@ impl TlsOutcome {
     }
 }
 
-/// After a complete handshake: the HTTP exchange, or the post-handshake window. The detail
-/// returned is the suffix after the certificate clause.
-async fn session(
-    mut tls: TlsStream<TcpStream>,
-    http_host: Option<&str>,
-    start: Instant,
-    took: Duration,
-    deadline: Instant,
-) -> TlsOutcome {
-    let mut received = Vec::new();
-    let mut answer = Answer::default();
-    let end = if let Some(host) = http_host {
-        let request = super::http::request(host);
-        let sent = timeout_at(deadline, async {
-            tls.write_all(&request).await?;
-            tls.flush().await
-        })
-        .await;
-        let end = match sent {
-            Err(_) => ReadEnd::Open,
-            Ok(Err(e)) => ReadEnd::Failed(alert::classify(&e), start.elapsed()),
-            Ok(Ok(())) => {
-                let complete =
-                    |b: &[u8]| matches!(super::http::parse(b, false), Parsed::Complete(_));
-                read_until(&mut tls, deadline, &mut received, start, complete).await
-            }
-        };
-        let closed = matches!(end, ReadEnd::Failed(Failure::Closed, _));
-        answer = match super::http::parse(&received, closed) {
-            Parsed::Complete(a) => a,
-            Parsed::Incomplete => Answer {
-                note: Some(if received.is_empty() {
-                    "no HTTP answer".into()
-                } else {
-                    "incomplete HTTP answer".into()
-                }),
-                ..Answer::default()
-            },
-        };
-        end
-    } else {
-        let until = deadline.min(Instant::now() + post_handshake_window(took));
-        read_until(&mut tls, until, &mut received, start, |_| false).await
-    };
-    let mut out = match end {
-        ReadEnd::Open => {
-            // Best effort: a close_notify before the RST.
-            tls.get_mut().1.send_close_notify();
-            let _ = timeout_at(
-                deadline.min(Instant::now() + POST_HANDSHAKE_MIN),
-                tls.flush(),
-            )
-            .await;
-            TlsOutcome::bare(TlsEnd::Open, String::new())
-        }
-        ReadEnd::Failed(failure, at) => {
-            let (tcp, _) = tls.into_inner();
-            let mut o = failed(failure, tcp, start, deadline, "after the handshake").await;
-            o.detail = format!("; {}", o.detail);
-            o.closed_after = o.closed_after.or(Some(at));
-            o
-        }
-    };
-    if out.answer.rejection.is_none() {
-        out.answer = answer;
-    }
-    out.received = received;
-    out
-}
-
-/// How a read phase ended.
-enum ReadEnd {
-    /// Done, full, or out of time, with the session up.
-    Open,
-    /// The session failed, at this time since the start.
-    Failed(Failure, Duration),
-}
-
-/// Read plaintext into `buf` until `done(buf)`, [`RECEIVED_MAX`] bytes, `until`, or a failure.
-async fn read_until(
-    tls: &mut TlsStream<TcpStream>,
-    until: Instant,
-    buf: &mut Vec<u8>,
-    start: Instant,
-    done: impl Fn(&[u8]) -> bool,
-) -> ReadEnd {
-    let mut chunk = [0u8; 2048];
-    loop {
-        if buf.len() >= RECEIVED_MAX || done(buf) || Instant::now() >= until {
-            return ReadEnd::Open;
-        }
-        match timeout_at(until, tls.read(&mut chunk)).await {
-            Err(_) => return ReadEnd::Open,
-            Ok(Ok(0)) => return ReadEnd::Failed(Failure::Closed, start.elapsed()),
-            Ok(Ok(n)) => {
-                let room = RECEIVED_MAX - buf.len();
-                buf.extend_from_slice(&chunk[..n.min(room)]);
-            }
-            Ok(Err(e)) => return ReadEnd::Failed(alert::classify(&e), start.elapsed()),
-        }
-    }
-}
-
-/// The outcome of a failure `when` ("during the handshake"): an alert is a rejection, and
-/// the raw socket is then watched briefly for the server's FIN or RST.
-async fn failed(
-    failure: Failure,
-    tcp: TcpStream,
-    start: Instant,
-    deadline: Instant,
-    when: &str,
-) -> TlsOutcome {
-    let at = start.elapsed();
-    match failure {
-        Failure::Alert(code) => {
-            let name = alert::name(code);
-            let until = deadline.min(Instant::now() + POST_HANDSHAKE_MIN);
-            let (end, closed) = watch_close(tcp, until, start).await;
-            let then = match end {
-                TlsEnd::Fin => " (then FIN)",
-                TlsEnd::Reset => " (then RST)",
-                _ => "",
-            };
-            let kind = if code == 80 {
-                RejectKind::Capacity
-            } else {
-                RejectKind::Access
-            };
-            let answer = Answer {
-                greeting: None,
-                rejection: Some(Rejection {
-                    code: name.clone(),
-                    text: format!("TLS alert {name}: {}", alert::meaning(code)),
-                    kind,
-                }),
-                note: None,
-            };
-            TlsOutcome {
-                answer,
-                closed_after: Some(closed.unwrap_or(at)),
-                ..TlsOutcome::bare(
-                    end,
-                    format!("TLS alert {name} {when}, at {}{then}", fmt_ms(at)),
-                )
-            }
-        }
-        Failure::Closed => TlsOutcome {
-            closed_after: Some(at),
-            ..TlsOutcome::bare(
-                TlsEnd::Fin,
-                format!("the server closed the connection {when}, at {}", fmt_ms(at)),
-            )
-        },
-        Failure::Reset => TlsOutcome {
-            closed_after: Some(at),
-            ..TlsOutcome::bare(
-                TlsEnd::Reset,
-                format!(
-                    "the server reset the connection {when} after {}",
-                    fmt_ms(at)
-                ),
-            )
-        },
-        Failure::Other(why) => TlsOutcome::bare(
-            TlsEnd::Error(why.clone()),
-            format!("TLS failed {when}, at {}: {why}", fmt_ms(at)),
-        ),
-    }
-}
-
-/// Watch a raw socket until `until` for the peer's FIN or RST (discarding what it sends, a
-/// bounded amount); the time is since `start`.
-async fn watch_close(
-    mut tcp: TcpStream,
-    until: Instant,
-    start: Instant,
-) -> (TlsEnd, Option<Duration>) {
-    let mut sink = [0u8; 1024];
-    for _ in 0..16 {
-        match timeout_at(until, tcp.read(&mut sink)).await {
-            Err(_) => break,
-            Ok(Ok(0)) => return (TlsEnd::Fin, Some(start.elapsed())),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                let end = match alert::classify(&e) {
-                    Failure::Reset => TlsEnd::Reset,
-                    _ => TlsEnd::Error(e.to_string()),
-                };
-                return (end, Some(start.elapsed()));
-            }
-        }
-    }
-    (TlsEnd::Open, None)
-}
-
 /// The rustls server name for the host as written, and a detail note when it had to fall
 /// back to the peer's address (a name that is neither a DNS name nor an IP literal).
 fn server_name_for(host: &str, stream: &TcpStream) -> (ServerName<'static>, String) {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if let Ok(name) = ServerName::try_from(bare.to_string()) {
+    if let Some(name) = parse_server_name(host) {
         return (name, String::new());
     }
     let ip = stream
@@ -405,6 +206,15 @@ fn server_name_for(host: &str, stream: &TcpStream) -> (ServerName<'static>, Stri
         ServerName::IpAddress(ip.into()),
         format!(" (`{host}` is not a DNS name: no SNI)"),
     )
+}
+
+/// A DNS name (sent as SNI) or an IP literal, bracketed or not (no SNI); None otherwise.
+fn parse_server_name(host: &str) -> Option<ServerName<'static>> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    ServerName::try_from(bare.to_string()).ok()
 }
 
 fn version_name(v: rustls::ProtocolVersion) -> &'static str {
@@ -513,6 +323,16 @@ mod tests {
                 .contains("expired 2027-03-01 (3 days ago)")
         );
         assert_eq!(cert_clause(None, "; "), "");
+    }
+
+    #[test]
+    fn server_names() {
+        let dns = |h| matches!(parse_server_name(h), Some(ServerName::DnsName(_)));
+        let ip = |h| matches!(parse_server_name(h), Some(ServerName::IpAddress(_)));
+        assert!(dns("lab.test") && dns("localhost"));
+        assert!(ip("127.0.30.1") && ip("::1") && ip("[::1]") && ip("[fe80::1]"));
+        assert!(parse_server_name("bad name!").is_none());
+        assert!(parse_server_name("").is_none());
     }
 
     #[test]
