@@ -24,7 +24,7 @@ pub const DEFAULT_DNS_CONCURRENCY: u32 = 8;
 pub const DEFAULT_ATTEMPT_GAP: &str = "200ms";
 /// How long a silent service connection is watched, as written on the command line (the
 /// value of [`crate::service::policy::DEFAULT_GREETING_WAIT`]).
-pub const DEFAULT_GREETING_WAIT: &str = "6s";
+pub const DEFAULT_GREETING_WAIT: &str = "8s";
 /// The port probed for accept-all detection: above Linux's ephemeral range, unassigned.
 pub const DEFAULT_WILDCARD_PORT: u16 = 65521;
 

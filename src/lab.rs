@@ -14,6 +14,11 @@ use tokio::task::JoinHandle;
 pub const BANNER: &[u8] = b"SSH-2.0-telltale-lab\r\n";
 /// Message of `closed-msg` services.
 pub const DENY_MSG: &[u8] = b"Host is not allowed to connect\r\n";
+/// Greeting of `smtp-reject` services: Postfix's words when `smtpd_client_restrictions` reject.
+pub const SMTP_REJECT: &[u8] =
+    b"554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied\r\n";
+/// How long `slow-close` services stay silent before closing.
+pub const SLOW_CLOSE: Duration = Duration::from_secs(3);
 /// Banner of `banner-reset` services.
 pub const RESET_BANNER: &[u8] = b"BANNER-THEN-RST\r\n";
 
@@ -45,6 +50,11 @@ pub enum Behaviour {
     Stream,
     /// Alternate per connection: hold (→ `open`), then close (→ `closed-by-peer`): a flaky service.
     Alternate,
+    /// Greet with [`SMTP_REJECT`] and hold → `rejected` (as `smtp`).
+    SmtpReject,
+    /// Say nothing, close after [`SLOW_CLOSE`] → `closed-by-peer` within the greeting window,
+    /// `open` with a 1 s linger alone.
+    SlowClose,
 }
 
 impl Behaviour {
@@ -61,6 +71,8 @@ impl Behaviour {
             Behaviour::Filtered => "filtered",
             Behaviour::Stream => "stream",
             Behaviour::Alternate => "alternate",
+            Behaviour::SmtpReject => "smtp-reject",
+            Behaviour::SlowClose => "slow-close",
         }
     }
 }
@@ -183,6 +195,15 @@ async fn serve(mut s: TcpStream, b: Behaviour) {
             let _ = socket2::SockRef::from(&s).set_send_buffer_size(STREAM_SNDBUF);
             let chunk = vec![b'x'; STREAM_CHUNK];
             while s.write_all(&chunk).await.is_ok() {}
+        }
+        Behaviour::SmtpReject => {
+            if s.write_all(SMTP_REJECT).await.is_ok() {
+                hold(s).await;
+            }
+        }
+        Behaviour::SlowClose => {
+            tokio::time::sleep(SLOW_CLOSE).await;
+            let _ = s.shutdown().await;
         }
         Behaviour::Refused | Behaviour::Filtered | Behaviour::Alternate => {}
     }

@@ -242,6 +242,15 @@ impl Record {
         }
     }
 
+    /// Who can fix it: the verdict's answer, or for `rejected` the refusal kind's (an access
+    /// rule: the service's support team; a capacity limit: the service's operator).
+    pub fn who(&self) -> &'static str {
+        match self.reject_kind {
+            Some(k) if self.verdict == Verdict::Rejected => k.who(),
+            _ => self.verdict.who(),
+        }
+    }
+
     /// The name, or the host when unnamed.
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.host)

@@ -102,9 +102,8 @@ impl Verdict {
     pub fn who(self) -> &'static str {
         match self {
             Verdict::Open => "nobody",
-            Verdict::ClosedByPeer | Verdict::ResetByPeer | Verdict::Rejected => {
-                "the service's support team"
-            }
+            Verdict::ClosedByPeer | Verdict::ResetByPeer => "the service's support team",
+            Verdict::Rejected => "the service's support team (access) or operator (capacity)",
             Verdict::Refused => "server admin",
             Verdict::Unreachable | Verdict::Filtered => "network engineer",
             Verdict::DnsError => "DNS admin",

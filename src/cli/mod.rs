@@ -180,4 +180,10 @@ pub struct LabArgs {
     /// Alternate per connection: hold, then close at once (a flaky service).
     #[arg(long)]
     pub alternate: Vec<String>,
+    /// Greet like an SMTP server whose client restrictions reject us (554), and hold.
+    #[arg(long)]
+    pub smtp_reject: Vec<String>,
+    /// Say nothing, close after 3 s (a libwrap-denied sshd waits 5 s).
+    #[arg(long)]
+    pub slow_close: Vec<String>,
 }

@@ -15,7 +15,7 @@ use crate::shutdown::Shutdown;
 pub const DEMO_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 77));
 
 /// The services and their fixed ports.
-pub const PLAN: [(Behaviour, u16); 7] = [
+pub const PLAN: [(Behaviour, u16); 9] = [
     (Behaviour::Open, 17001),
     (Behaviour::Banner, 17002),
     (Behaviour::Closed, 17003),
@@ -23,6 +23,8 @@ pub const PLAN: [(Behaviour, u16); 7] = [
     (Behaviour::Reset, 17005),
     (Behaviour::Refused, 17006),
     (Behaviour::Filtered, 17007),
+    (Behaviour::SmtpReject, 17008),
+    (Behaviour::SlowClose, 17009),
 ];
 
 /// The example inventory, compiled in so the demo runs from any directory.

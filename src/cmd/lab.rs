@@ -20,6 +20,8 @@ pub async fn run(a: LabArgs, mut shutdown: Shutdown) -> Exit {
         (Behaviour::Filtered, &a.filtered),
         (Behaviour::Stream, &a.stream),
         (Behaviour::Alternate, &a.alternate),
+        (Behaviour::SmtpReject, &a.smtp_reject),
+        (Behaviour::SlowClose, &a.slow_close),
     ];
     let mut plan = Vec::new();
     for (b, lists) in groups {

@@ -29,6 +29,7 @@ use crate::service::tls::TlsInfo;
 use crate::shutdown::Shutdown;
 use crate::verdict::Verdict;
 pub use classify::{Phase, classify, errno_name};
+pub use session::GOODBYE_WAIT;
 
 /// Most banner bytes kept per probe; what a peer sends past them is left unread.
 pub const BANNER_MAX: usize = 256;

@@ -6,7 +6,7 @@
 //! [`Outcome`].
 //!
 //! A silent connection is not yet proof of access: the window is the greeting wait (default
-//! 6 s), not the linger, so a service that turns a client away by closing after a delay
+//! 8 s), not the linger, so a service that turns a client away by closing after a delay
 //! (libwrap's 5 s, HAProxy's inspect delay) reads as a close. A service that greets at once
 //! costs no more than the linger window, as before.
 
@@ -27,7 +27,7 @@ use crate::verdict::Verdict;
 /// Most bytes of an answer read before it is parsed as it stands.
 const ANSWER_MAX: usize = 4096;
 /// Longest wait for the peer's FIN after our own (FIN-style goodbyes).
-const GOODBYE_WAIT: Duration = Duration::from_millis(500);
+pub const GOODBYE_WAIT: Duration = Duration::from_millis(500);
 
 /// What the conversation saw, before it becomes an [`Outcome`].
 struct Seen {
@@ -84,9 +84,9 @@ pub(super) async fn converse(
     if seen.end.is_none() {
         read_answer(&mut stream, service, window_end, since, &mut seen, shutdown).await;
     }
-    let refused = seen.answer.as_ref().is_some_and(|a| a.rejection.is_some());
-    if seen.end.is_none() && !refused {
-        // Greeted (or silent for the whole window): watch the rest of the linger for a close.
+    if seen.end.is_none() {
+        // Answered (or silent for the whole window): watch the rest of the linger for a close,
+        // so a refusal followed by a FIN says so and a greeting followed by one is not `open`.
         let linger_end = since + linger;
         if Instant::now() < linger_end {
             let mut streamed = false;
@@ -160,8 +160,11 @@ async fn read_answer(
             }
         }
     }
-    // The window ended, the peer closed, or the answer filled the buffer: parse what came.
-    if !seen.bytes.is_empty() {
+    // The peer closed, or the answer filled the buffer: parse what came. At the end of the
+    // window with the peer still there, a partial answer stays incomplete (a `220-` whose last
+    // line never came is not a greeting).
+    let over = seen.end.is_some() || seen.bytes.len() >= ANSWER_MAX;
+    if over && !seen.bytes.is_empty() {
         if let Parsed::Complete(a) = service.parse_answer(&seen.bytes, true) {
             seen.answer = Some(a);
             seen.answered_after = Some(since.elapsed());
@@ -173,7 +176,8 @@ async fn read_answer(
 /// FIN (reading the peer's own close, so no unread byte turns our close into a RST) or a RST.
 async fn goodbye(mut stream: TcpStream, service: Service, seen: &Seen) {
     let up = seen.end.is_none();
-    if up && seen.answer.as_ref().is_some_and(|a| a.rejection.is_none()) {
+    // The service's farewell decides, refusals included: Postfix keeps a 554 session until QUIT.
+    if up && seen.answer.is_some() {
         if let Some(bye) = service.farewell(&seen.bytes) {
             let _ = tokio::time::timeout(GOODBYE_WAIT, stream.write_all(&bye)).await;
         }

@@ -75,7 +75,7 @@ impl Sink for Narrative {
             r.expect
         )?;
         writeln!(w, "  meaning: {}", r.verdict.meaning())?;
-        writeln!(w, "  who to ask: {}", r.verdict.who())?;
+        writeln!(w, "  who to ask: {}", r.who())?;
         w.flush()
     }
 

@@ -8,6 +8,7 @@
 //!
 //! - `telltale_probe_ok{name,host,addr,port,verdict,expected,vantage}` — 1 as expected and trusted, else 0;
 //! - `telltale_probe_connect_seconds{name,host,addr,port,vantage}` — only for probes that connected;
+//! - `telltale_probe_cert_days_left{name,host,addr,port,subject,not_after,vantage}` — TLS probes;
 //! - `telltale_scan_duration_seconds`, `telltale_scan_probes{verdict}` (every verdict, zeros
 //!   included), `telltale_scan_mismatches`, `telltale_scan_timestamp_seconds`,
 //!   `telltale_scan_incomplete` — each with a `vantage` label.
@@ -28,6 +29,8 @@ pub struct Prometheus {
     out: Output,
     ok: Family,
     connect: Family,
+    /// `telltale_probe_cert_days_left`, TLS probes only.
+    cert: Family,
 }
 
 /// One metric family's samples: `{labels} value` lines in arrival order, and their label sets
@@ -151,6 +154,7 @@ impl Prometheus {
             out,
             ok: Family::new(),
             connect: Family::new(),
+            cert: Family::new(),
         }
     }
 }
@@ -218,6 +222,20 @@ impl Sink for Prometheus {
                 units::secs(ms),
             )?;
         }
+        if let Some(tls) = &r.tls {
+            self.cert.push(
+                labels(&[
+                    ("name", name),
+                    ("host", &r.host),
+                    ("addr", &addr),
+                    ("port", &port),
+                    ("subject", &tls.subject),
+                    ("not_after", &tls.not_after),
+                    ("vantage", &r.vantage),
+                ]),
+                tls.days_left,
+            )?;
+        }
         Ok(())
     }
 
@@ -226,6 +244,7 @@ impl Sink for Prometheus {
             mut out,
             ok,
             connect,
+            cert,
         } = *self;
         let w = &mut out;
         ok.write(
@@ -237,6 +256,11 @@ impl Sink for Prometheus {
             w,
             "telltale_probe_connect_seconds",
             "Time from connect() to established, for probes that connected.",
+        )?;
+        cert.write(
+            w,
+            "telltale_probe_cert_days_left",
+            "Whole days until the TLS certificate's not-after (negative: expired), for TLS probes.",
         )?;
         let vantage = labels(&[("vantage", &s.vantage)]);
         header(

@@ -52,7 +52,11 @@ impl Plan {
         let per_probe = inv
             .targets
             .iter()
-            .map(|t| t.timeout.saturating_mul(tries).saturating_add(t.linger))
+            .map(|t| {
+                t.timeout
+                    .saturating_mul(tries)
+                    .saturating_add(window(t, &limits.services))
+            })
             .max()
             .unwrap_or_default();
         let per_probe = per_probe.saturating_mul(limits.attempts).saturating_add(
@@ -180,6 +184,32 @@ enum HostKey {
 fn mul(d: Duration, n: u128) -> Duration {
     d.checked_mul(u32::try_from(n).unwrap_or(u32::MAX))
         .unwrap_or(Duration::MAX)
+}
+
+/// The longest a connected probe of `t` can take after the handshake: its linger, or the
+/// greeting window (plus the goodbye) when one of its ports speaks a service.
+fn window(t: &crate::inventory::Target, policy: &crate::service::policy::Policy) -> Duration {
+    let speaks = |port: u16| {
+        policy.plan(t.service, t.hello, port).style == crate::service::policy::Style::Service
+    };
+    let any_service = match t.service {
+        Some(_) => speaks(0),
+        None => crate::service::WELL_KNOWN.iter().any(|(p, _)| {
+            t.ports
+                .ranges()
+                .iter()
+                .any(|(lo, hi)| (*lo..=*hi).contains(p))
+                && speaks(*p)
+        }),
+    };
+    match policy.style {
+        crate::service::policy::Style::Connect => Duration::ZERO,
+        _ if any_service => t
+            .linger
+            .max(policy.greeting_wait)
+            .saturating_add(crate::probe::GOODBYE_WAIT),
+        _ => t.linger,
+    }
 }
 
 /// `1 probe`, `2 probes`.

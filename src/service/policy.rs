@@ -10,8 +10,9 @@ use serde::Serialize;
 use super::Service;
 
 /// Built-in greeting window: long enough for libwrap's 5 s refusal (sshd, vsftpd) and HAProxy's
-/// default 5 s inspect delay to show as a close.
-pub const DEFAULT_GREETING_WAIT: Duration = Duration::from_secs(6);
+/// 5 s inspect delay to show as a close, and for Postfix postscreen's 6 s greet wait to end
+/// with the greeting's last line (at 6 s exactly the probe gave up 0.3 s before it came).
+pub const DEFAULT_GREETING_WAIT: Duration = Duration::from_secs(8);
 
 /// What a probe does after the handshake (`--style`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
