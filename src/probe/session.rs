@@ -54,6 +54,10 @@ pub(super) async fn converse(
     connected: Duration,
     shutdown: &mut Shutdown,
 ) -> Outcome {
+    if plan.hello && plan.service.is_tls() {
+        return crate::service::tls::converse(stream, plan, host, linger, connected, shutdown)
+            .await;
+    }
     let since = Instant::now();
     let window_end = since + plan.greeting_wait.max(linger);
     let service = plan.service;
