@@ -25,7 +25,9 @@ const HOSTS: &str = "127.0.0.1 localhost\n127.0.26.2 granted.lab\n127.0.26.3 nog
 
 /// A one-target inventory on 3306 (the well-known-port table makes it `mysql`).
 fn inv(name: &str, last: u8, expect: &str) -> String {
-    format!("targets:\n  - {{name: {name}, host: \"127.0.26.{last}\", port: 3306, expect: {expect}}}\n")
+    format!(
+        "targets:\n  - {{name: {name}, host: \"127.0.26.{last}\", port: 3306, expect: {expect}}}\n"
+    )
 }
 
 /// The single record of scan `name`.
@@ -58,7 +60,11 @@ fn assert_service(r: &Value, verdict: &str, code: &str, kind: &str, text_start: 
     assert_eq!(s(r, "reject_kind"), kind, "{ctx}");
     assert!(s(r, "reject_text").starts_with(text_start), "{ctx}");
     if code != "null" {
-        assert_eq!(r["greeting"], Value::Null, "an ERR packet is no greeting: {ctx}");
+        assert_eq!(
+            r["greeting"],
+            Value::Null,
+            "an ERR packet is no greeting: {ctx}"
+        );
     }
 }
 
@@ -153,7 +159,13 @@ fn mariadb_verdicts_and_no_host_blocked_by_scans() {
         "three --style linger scans count three handshake errors: {hc:?}"
     );
     let r = record(&run, "linger_after", "linger");
-    assert_service(&r, "rejected", "1129", "access", "Host '127.0.26.5' is blocked");
+    assert_service(
+        &r,
+        "rejected",
+        "1129",
+        "access",
+        "Host '127.0.26.5' is blocked",
+    );
     eprintln!(
         "host_cache: start {:?}; after 20 default scans {:?}; after the login {:?}; \
          after the alternatives {:?}; end {:?}",

@@ -174,9 +174,15 @@ mod tests {
         assert!(a.note.unwrap().contains("authentication required"));
         // Every prefix is incomplete until the whole packet has arrived.
         for n in 0..GREETING.len() {
-            assert_eq!(parse(&GREETING[..n], false), Parsed::Incomplete, "prefix {n}");
+            assert_eq!(
+                parse(&GREETING[..n], false),
+                Parsed::Incomplete,
+                "prefix {n}"
+            );
         }
-        assert!(matches!(parse(&GREETING[..50], true), Parsed::Complete(a) if a.note.as_deref().is_some_and(|n| n.contains("truncated"))));
+        assert!(
+            matches!(parse(&GREETING[..50], true), Parsed::Complete(a) if a.note.as_deref().is_some_and(|n| n.contains("truncated")))
+        );
     }
 
     #[test]
@@ -194,12 +200,21 @@ mod tests {
         assert!(text.starts_with("Host '127.0.26.2' is blocked because of many connection errors"));
         assert_eq!(
             rejection(ERR_1040),
-            ("1040".into(), "Too many connections".into(), RejectKind::Capacity)
+            (
+                "1040".into(),
+                "Too many connections".into(),
+                RejectKind::Capacity
+            )
         );
         let (code, text, _) = rejection(ERR_1045);
         assert_eq!(code, "1045");
-        assert_eq!(text, "Access denied for user ''@'granted.lab'", "SQLSTATE skipped");
-        assert!(matches!(parse(b"\x01\x00\x00\x00\xff", true), Parsed::Complete(a) if a.rejection.is_none()));
+        assert_eq!(
+            text, "Access denied for user ''@'granted.lab'",
+            "SQLSTATE skipped"
+        );
+        assert!(
+            matches!(parse(b"\x01\x00\x00\x00\xff", true), Parsed::Complete(a) if a.rejection.is_none())
+        );
     }
 
     #[test]
@@ -213,11 +228,18 @@ mod tests {
     fn farewell_is_an_anonymous_handshake_response_then_com_quit() {
         let out = farewell(GREETING).unwrap();
         let (seq, body) = packet(&out).unwrap();
-        assert_eq!(seq, 1, "the response follows the handshake's sequence number");
+        assert_eq!(
+            seq, 1,
+            "the response follows the handshake's sequence number"
+        );
         assert_eq!(&body[..4], &0x0008_8201u32.to_le_bytes(), "capabilities");
         assert_eq!(body[8], 33);
         assert_eq!(&body[9..32], &[0u8; 23]);
-        assert_eq!(&body[32..], b"\0\0mysql_native_password\0", "empty user and password");
+        assert_eq!(
+            &body[32..],
+            b"\0\0mysql_native_password\0",
+            "empty user and password"
+        );
         assert_eq!(&out[4 + body.len()..], b"\x01\x00\x00\x00\x01", "COM_QUIT");
         assert_eq!(farewell(ERR_1130), None);
         assert_eq!(farewell(&GREETING[..20]), None);
