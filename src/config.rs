@@ -22,6 +22,9 @@ pub const DEFAULT_RETRIES: u32 = 1;
 pub const DEFAULT_DNS_CONCURRENCY: u32 = 8;
 /// Pause between `--attempts`, as written on the command line.
 pub const DEFAULT_ATTEMPT_GAP: &str = "200ms";
+/// How long a silent service connection is watched, as written on the command line (the
+/// value of [`crate::service::policy::DEFAULT_GREETING_WAIT`]).
+pub const DEFAULT_GREETING_WAIT: &str = "6s";
 /// The port probed for accept-all detection: above Linux's ephemeral range, unassigned.
 pub const DEFAULT_WILDCARD_PORT: u16 = 65521;
 
@@ -36,6 +39,7 @@ impl Default for Limits {
             dns_concurrency: DEFAULT_DNS_CONCURRENCY as usize,
             attempts: 1,
             attempt_gap: Duration::from_millis(200),
+            services: crate::service::policy::Policy::default(),
         }
     }
 }
@@ -165,6 +169,13 @@ fn apply_probe(c: &mut ScanConfig, p: &ProbeOpts) {
     c.limits.retries = p.retries;
     c.limits.attempts = p.attempts;
     c.limits.attempt_gap = p.attempt_gap;
+    c.limits.services = crate::service::policy::Policy {
+        detect: p.service_detect == crate::cli::Detect::Auto,
+        style: p.style,
+        greeting_wait: p.greeting_wait,
+        hello: p.hello,
+    };
+    c.meta.cert_min_days = p.cert_min_days;
     if let Some(v) = &p.vantage {
         c.meta.vantage = v.as_str().into();
     }

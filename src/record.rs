@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use crate::inventory::Target;
 use crate::probe::{Outcome, escape_banner};
+use crate::service::tls::TlsInfo;
+use crate::service::{RejectKind, Service};
 use crate::verdict::{Expect, Verdict};
 
 /// Version of the record schema; bumped only for incompatible changes (fields are only added).
@@ -43,6 +45,13 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `shard` | string \| null | `K/N` when the run scanned one shard |
 /// | `inventory_digest` | string | digest of the inventory files and excludes; equal for every shard of one inventory |
 /// | `inventory_probes` | int | probes of the whole inventory before sharding (names count one address) |
+/// | `service` | string | the protocol spoken after the handshake: `tcp` (none), `ssh`, `smtp`, `submission`, `ftp`, `pop3`, `imap`, `mysql`, `postgres`, `redis`, `http`, `https`, `tls` |
+/// | `hello` | bool | the probe sent the client's first message (`--hello`) |
+/// | `greeting` | string \| null | name and version the service announced (`OpenSSH_9.2p1`, `MariaDB 10.11.6`) |
+/// | `reject_code` | string \| null | with `rejected`: the protocol's code (`554`, `1130`, `403`, `28000`, a TLS alert name) |
+/// | `reject_text` | string \| null | with `rejected`: the service's own words |
+/// | `reject_kind` | string \| null | with `rejected`: `access` (an access rule: the service's support team) or `capacity` (too many connections, backend down: the service's operator) |
+/// | `tls` | object \| null | a TLS probe's handshake: `version`, `subject`, `issuer`, `not_after`, `days_left`, `verified`, `verify_error` |
 #[derive(Clone, Debug, Serialize)]
 pub struct Record {
     /// Schema version.
@@ -94,6 +103,20 @@ pub struct Record {
     /// Probes of the whole inventory before sharding (names count one address), so `merge`
     /// can tell a shard that had nothing to probe from a missing one.
     pub inventory_probes: u64,
+    /// The protocol spoken after the handshake.
+    pub service: Service,
+    /// The client's first message was sent.
+    pub hello: bool,
+    /// What the service announced.
+    pub greeting: Option<String>,
+    /// The refusal's protocol code.
+    pub reject_code: Option<String>,
+    /// The refusal's words.
+    pub reject_text: Option<String>,
+    /// Why the service refused.
+    pub reject_kind: Option<RejectKind>,
+    /// The TLS handshake's facts.
+    pub tls: Option<TlsInfo>,
 }
 
 /// Facts about the run copied into every record.
@@ -107,6 +130,8 @@ pub struct RunMeta {
     pub inventory_digest: Arc<str>,
     /// Probes of the whole inventory before sharding.
     pub inventory_probes: u64,
+    /// `--cert-min-days`: a TLS certificate expiring sooner is not as expected.
+    pub cert_min_days: Option<u32>,
 }
 
 impl Default for RunMeta {
@@ -116,6 +141,7 @@ impl Default for RunMeta {
             shard: None,
             inventory_digest: Arc::from(""),
             inventory_probes: 0,
+            cert_min_days: None,
         }
     }
 }
@@ -139,8 +165,19 @@ impl Record {
         meta: &RunMeta,
     ) -> Record {
         let expect = target.expect.for_vantage(&meta.vantage);
-        let ok = expect.map(|e| e.contains(o.verdict));
+        let mut ok = expect.map(|e| e.contains(o.verdict));
         let mut o = o;
+        if let (Some(min), Some(tls)) = (target.cert_min_days.or(meta.cert_min_days), &o.tls) {
+            if tls.days_left < i64::from(min) {
+                o.detail = format!(
+                    "{}; the certificate expires in {} days ({}), sooner than the {min} days required",
+                    o.detail, tls.days_left, tls.not_after
+                );
+                if ok.is_some() {
+                    ok = Some(false);
+                }
+            }
+        }
         if expect.is_none() {
             o.detail = format!(
                 "{}; no expectation for vantage `{}`",
@@ -179,6 +216,13 @@ impl Record {
             shard: meta.shard.clone(),
             inventory_digest: meta.inventory_digest.clone(),
             inventory_probes: meta.inventory_probes,
+            service: o.service,
+            hello: o.hello,
+            greeting: o.greeting,
+            reject_code: o.rejection.as_ref().map(|r| r.code.clone()),
+            reject_text: o.rejection.as_ref().map(|r| r.text.clone()),
+            reject_kind: o.rejection.as_ref().map(|r| r.kind),
+            tls: o.tls,
         }
     }
 
@@ -270,6 +314,13 @@ mod tests {
             shard: Some(Arc::from("2/3")),
             inventory_digest: Arc::from("abc123"),
             inventory_probes: 17,
+            service: Service::Smtp,
+            hello: false,
+            greeting: Some("Postfix ESMTP".into()),
+            reject_code: Some("554".into()),
+            reject_text: Some("5.7.1 Client host rejected".into()),
+            reject_kind: Some(RejectKind::Access),
+            tls: None,
         }
     }
 

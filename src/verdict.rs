@@ -18,6 +18,9 @@ pub enum Verdict {
     ClosedByPeer,
     /// Connected, then the peer reset (RST) the connection.
     ResetByPeer,
+    /// Connected, and the service answered with an explicit refusal (SMTP 554, MySQL 1130,
+    /// HTTP 403, a TLS alert, ...), whether or not it then closed.
+    Rejected,
     /// The host answered the SYN with a RST (or ICMP port-unreachable): nothing listens.
     Refused,
     /// ICMP host/net unreachable or administratively prohibited came back.
@@ -34,10 +37,11 @@ pub enum Verdict {
 
 impl Verdict {
     /// Every verdict, in display order.
-    pub const ALL: [Verdict; 9] = [
+    pub const ALL: [Verdict; 10] = [
         Verdict::Open,
         Verdict::ClosedByPeer,
         Verdict::ResetByPeer,
+        Verdict::Rejected,
         Verdict::Refused,
         Verdict::Unreachable,
         Verdict::Filtered,
@@ -52,6 +56,7 @@ impl Verdict {
             Verdict::Open => "open",
             Verdict::ClosedByPeer => "closed-by-peer",
             Verdict::ResetByPeer => "reset-by-peer",
+            Verdict::Rejected => "rejected",
             Verdict::Refused => "refused",
             Verdict::Unreachable => "unreachable",
             Verdict::Filtered => "filtered",
@@ -72,6 +77,9 @@ impl Verdict {
             }
             Verdict::ResetByPeer => {
                 "connected, then the peer reset the connection: the service is up but an access rule rejects you"
+            }
+            Verdict::Rejected => {
+                "connected, and the service refused you in words: an access rule or a capacity limit of the service"
             }
             Verdict::Refused => {
                 "host reached, nothing listens on the port (or a firewall answers with a TCP reset)"
@@ -94,7 +102,9 @@ impl Verdict {
     pub fn who(self) -> &'static str {
         match self {
             Verdict::Open => "nobody",
-            Verdict::ClosedByPeer | Verdict::ResetByPeer => "the service's support team",
+            Verdict::ClosedByPeer | Verdict::ResetByPeer | Verdict::Rejected => {
+                "the service's support team"
+            }
             Verdict::Refused => "server admin",
             Verdict::Unreachable | Verdict::Filtered => "network engineer",
             Verdict::DnsError => "DNS admin",
@@ -111,8 +121,13 @@ impl Verdict {
     /// positive control makes these untrusted (the scanner itself may reach nothing).
     pub const BLOCKED: [Verdict; 3] = [Verdict::Filtered, Verdict::Unreachable, Verdict::Refused];
 
-    /// The `denied` group: connected, then the peer ended the session at once.
-    pub const DENIED: [Verdict; 2] = [Verdict::ClosedByPeer, Verdict::ResetByPeer];
+    /// The `denied` group: connected, then the service refused us: it ended the session at
+    /// once, or said no in words.
+    pub const DENIED: [Verdict; 3] = [
+        Verdict::ClosedByPeer,
+        Verdict::ResetByPeer,
+        Verdict::Rejected,
+    ];
 
     /// In the [`BLOCKED`](Verdict::BLOCKED) group: the verdicts a failed positive control
     /// makes untrusted.
@@ -194,7 +209,7 @@ impl Expect {
             return Ok(vs.iter().fold(Expect::EMPTY, |e, v| e.with(*v)));
         }
         Err(format!(
-            "unknown verdict `{word}`, expected one of: open, closed-by-peer, reset-by-peer, refused, \
+            "unknown verdict `{word}`, expected one of: open, closed-by-peer, reset-by-peer, rejected, refused, \
              unreachable, filtered, dns-error, local-error, or an alias: reachable, blocked, denied"
         ))
     }
@@ -266,7 +281,10 @@ mod tests {
         assert!(blocked.contains(Verdict::Refused));
         assert!(!blocked.contains(Verdict::Open));
         let denied = Expect::parse_word("denied").unwrap();
-        assert_eq!(denied.names(), vec!["closed-by-peer", "reset-by-peer"]);
+        assert_eq!(
+            denied.names(),
+            vec!["closed-by-peer", "reset-by-peer", "rejected"]
+        );
         assert_eq!(
             Expect::parse_word("reachable").unwrap(),
             Expect::only(Verdict::Open)

@@ -5,7 +5,7 @@
 pub mod opts;
 mod values;
 
-pub use opts::{AuditOpts, InputOpts, OutputOpts, PoolOpts, ProbeOpts};
+pub use opts::{AuditOpts, Detect, InputOpts, OutputOpts, PoolOpts, ProbeOpts};
 use values::ExpectWords;
 
 use std::net::IpAddr;

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::values::{also, attempt_gap, linger, positive_rate, shard, size, timeout, vantage_pair};
+use super::values::{
+    also, attempt_gap, greeting_wait, linger, positive_rate, shard, size, timeout, vantage_pair,
+};
 use crate::config;
 use crate::report::{ColorChoice, Format};
+use crate::service::policy::Style;
 
 /// How each probe is made (scan, probe, demo).
 #[derive(Debug, Args, Clone)]
@@ -40,6 +43,37 @@ pub struct ProbeOpts {
     /// Label for where this scan runs from, written into every record [default: the hostname].
     #[arg(long, value_name = "LABEL")]
     pub vantage: Option<String>,
+    /// What a probe does after the handshake: `service` reads the service's greeting and
+    /// refusals and says goodbye politely; `linger` is plain TCP (linger, then RST); `connect`
+    /// closes at once with a RST (sees no access rule after the handshake). README: "Beyond
+    /// the handshake" lists what each style sees and leaves in the daemons' logs.
+    #[arg(long, value_enum, default_value_t = Style::Service)]
+    pub style: Style,
+    /// Pick the service from the well-known-port table (22 ssh, 25 smtp, 3306 mysql, ...);
+    /// `off` speaks plain TCP unless a target names its `service:`.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Detect::Auto)]
+    pub service_detect: Detect,
+    /// How long a service connection that stays silent is watched before it counts as up:
+    /// long enough for libwrap's 5 s refusal, 0 to 1h.
+    #[arg(long, value_parser = greeting_wait, value_name = "DUR", default_value = config::DEFAULT_GREETING_WAIT)]
+    pub greeting_wait: Duration,
+    /// Send the client's first message to client-speaks-first services (HTTP GET, TLS
+    /// ClientHello, PostgreSQL StartupMessage, Redis PING); per target: `hello: true`.
+    #[arg(long)]
+    pub hello: bool,
+    /// A TLS certificate (with --hello) that expires in fewer than N days is not as expected;
+    /// per target: `cert_min_days: N`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub cert_min_days: Option<u32>,
+}
+
+/// `--service-detect`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Detect {
+    /// The well-known-port table.
+    Auto,
+    /// Plain TCP unless a target names its service.
+    Off,
 }
 
 /// Where the results go and how they look (scan, probe, demo).

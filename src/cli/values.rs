@@ -15,6 +15,10 @@ pub(super) fn linger(s: &str) -> Result<Duration, String> {
     crate::inventory::LINGER.parse(s)
 }
 
+pub(super) fn greeting_wait(s: &str) -> Result<Duration, String> {
+    crate::inventory::GREETING_WAIT.parse(s)
+}
+
 pub(super) fn attempt_gap(s: &str) -> Result<Duration, String> {
     crate::inventory::ATTEMPT_GAP.parse(s)
 }

@@ -33,6 +33,13 @@ pub const LINGER: Bounds = Bounds {
     max: HOUR,
 };
 
+/// How long a silent service connection is watched (`--greeting-wait`): 0..=1h.
+pub const GREETING_WAIT: Bounds = Bounds {
+    key: "greeting-wait",
+    min: Duration::ZERO,
+    max: HOUR,
+};
+
 /// Pause between `--attempts`: 0..=1h.
 pub const ATTEMPT_GAP: Bounds = Bounds {
     key: "attempt-gap",

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use depth::MAX_DEPTH;
-pub use duration::{ATTEMPT_GAP, Bounds, LINGER, TIMEOUT, parse_duration};
+pub use duration::{ATTEMPT_GAP, Bounds, GREETING_WAIT, LINGER, TIMEOUT, parse_duration};
 pub use error::InventoryError;
 pub use excludes::Excludes;
 pub use expand::{Probe, Probes};
@@ -37,6 +37,7 @@ pub use host::Host;
 pub use ports::{PortSet, parse_list as parse_port_list};
 
 use crate::input;
+use crate::service::Service;
 use crate::verdict::ExpectSpec;
 
 /// Inventories expanding to more probes than this are refused unless `--allow-large`.
@@ -83,6 +84,12 @@ pub struct Target {
     pub control: bool,
     /// Index of this target's first probe in the whole inventory's expansion order.
     pub first_index: u128,
+    /// `service:`; None = the well-known-port table (or `--service-detect off`).
+    pub service: Option<Service>,
+    /// `hello:`; None = the run's `--hello`.
+    pub hello: Option<bool>,
+    /// `cert_min_days:`; None = the run's `--cert-min-days`.
+    pub cert_min_days: Option<u32>,
 }
 
 impl Target {
@@ -188,6 +195,9 @@ impl Inventory {
                 linger: t.linger.map_or(linger, |d| d.0),
                 control: t.control,
                 first_index: 0,
+                service: t.service,
+                hello: t.hello,
+                cert_min_days: t.cert_min_days,
             }));
         }
         self.digest_input.extend_from_slice(text.as_bytes());

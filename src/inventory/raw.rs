@@ -8,6 +8,7 @@
 //! silent default. The visitors' `expecting` texts are user words (`super::wording`): a serde
 //! "invalid type" error is reworded from them into "expected …, found …".
 
+mod service_keys;
 mod values;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use super::error::{self, InventoryError};
 use super::wording::{FILE_SHAPE, TARGET_SHAPE, TARGETS_SHAPE, shaped};
 use super::{Host, PortSet};
 use crate::verdict::ExpectSpec;
+use service_keys::{CertDaysKey, HelloKey, ServiceKey};
 use values::{Control, ExcludeList, Label, Tags};
 
 pub(super) use values::{Dur, LingerKey, TimeoutKey};
@@ -112,6 +114,12 @@ pub(super) struct RawTarget {
     pub linger: Option<Dur<LingerKey>>,
     /// `control:`.
     pub control: bool,
+    /// `service:`.
+    pub service: Option<crate::service::Service>,
+    /// `hello:`.
+    pub hello: Option<bool>,
+    /// `cert_min_days:`.
+    pub cert_min_days: Option<u32>,
 }
 
 /// Top-level keys; any other is refused ("unknown field `x`, expected one of …").
@@ -136,6 +144,10 @@ enum Field {
     Timeout,
     Linger,
     Control,
+    Service,
+    Hello,
+    #[serde(rename = "cert_min_days")]
+    CertMinDays,
 }
 
 /// Put `v` in `slot`, refusing a key given twice.
@@ -242,6 +254,7 @@ impl<'de> Visitor<'de> for TargetVisitor {
         let (mut name, mut host, mut port, mut ports) = (None, None, None, None);
         let (mut expect, mut tags, mut timeout, mut linger) = (None, None, None, None);
         let mut control = None;
+        let (mut service, mut hello, mut cert_min_days) = (None, None, None);
         while let Some(key) = map.next_key::<Field>()? {
             match key {
                 Field::Name => set(&mut name, map.next_value::<Label>()?.0, "name")?,
@@ -253,6 +266,13 @@ impl<'de> Visitor<'de> for TargetVisitor {
                 Field::Timeout => set(&mut timeout, map.next_value()?, "timeout")?,
                 Field::Linger => set(&mut linger, map.next_value()?, "linger")?,
                 Field::Control => set(&mut control, map.next_value::<Control>()?.0, "control")?,
+                Field::Service => set(&mut service, map.next_value::<ServiceKey>()?.0, "service")?,
+                Field::Hello => set(&mut hello, map.next_value::<HelloKey>()?.0, "hello")?,
+                Field::CertMinDays => set(
+                    &mut cert_min_days,
+                    map.next_value::<CertDaysKey>()?.0,
+                    "cert_min_days",
+                )?,
             }
         }
         let host = host.ok_or_else(|| {
@@ -276,6 +296,9 @@ impl<'de> Visitor<'de> for TargetVisitor {
             timeout,
             linger,
             control: control.unwrap_or(false),
+            service,
+            hello,
+            cert_min_days,
         })
     }
 }

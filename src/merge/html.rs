@@ -15,7 +15,7 @@ fn esc(s: &str) -> String {
 fn colour(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Open => "#2e7d32",
-        Verdict::ClosedByPeer | Verdict::ResetByPeer => "#ef6c00",
+        Verdict::ClosedByPeer | Verdict::ResetByPeer | Verdict::Rejected => "#ef6c00",
         Verdict::Refused => "#6d4c41",
         Verdict::Unreachable => "#ad1457",
         Verdict::Filtered => "#6a1b9a",

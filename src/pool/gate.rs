@@ -1,10 +1,13 @@
-//! The gate every probe of a scan passes before it may connect: a global permit, a per-address
-//! permit and a slot from the rate limiter. The dispatcher and the run-level checks (the
+//! The gate every probe of a scan passes before it may connect: the address:port's one permit
+//! (never two probes in flight to one address:port: records that share one wait for each
+//! other, so a service's per-client slots — sshd `MaxStartups`, vsftpd `max_per_ip` — are never
+//! filled by the scan itself), a global permit, a per-address permit and a slot from the rate
+//! limiter. The dispatcher and the run-level checks (the
 //! wildcard probe) share one gate, so no connect of a scan escapes `-c`, `--per-host` or
 //! `--rate`.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +22,7 @@ const PRUNE_AT: usize = 4096;
 
 /// Permits held by one probe; dropping it gives them back.
 pub struct Admission {
+    _port: OwnedSemaphorePermit,
     _host: OwnedSemaphorePermit,
     _global: OwnedSemaphorePermit,
 }
@@ -27,6 +31,7 @@ pub struct Admission {
 pub struct Gate {
     global: Arc<Semaphore>,
     per_host: Mutex<PerHost>,
+    per_port: Mutex<PerPort>,
     per: usize,
     /// Seconds between connects (`--rate`), and the next free slot.
     rate: Option<(Duration, Mutex<Instant>)>,
@@ -34,6 +39,12 @@ pub struct Gate {
 
 struct PerHost {
     map: HashMap<IpAddr, Arc<Semaphore>>,
+    /// Size of `map` at which idle entries are dropped.
+    prune_at: usize,
+}
+
+struct PerPort {
+    map: HashMap<SocketAddr, Arc<Semaphore>>,
     /// Size of `map` at which idle entries are dropped.
     prune_at: usize,
 }
@@ -47,6 +58,10 @@ impl Gate {
                 map: HashMap::new(),
                 prune_at: PRUNE_AT,
             }),
+            per_port: Mutex::new(PerPort {
+                map: HashMap::new(),
+                prune_at: PRUNE_AT,
+            }),
             per: limits.per_host.max(1),
             rate: limits
                 .rate
@@ -54,10 +69,12 @@ impl Gate {
         })
     }
 
-    /// Wait for a per-address permit, a global permit and a rate slot, in that order (so one
-    /// busy address never holds global permits it cannot use); `None` once `shutdown` fires.
-    pub async fn admit(&self, addr: IpAddr, shutdown: &Shutdown) -> Option<Admission> {
-        let host = acquire(self.host_semaphore(addr), shutdown).await?;
+    /// Wait for the address:port's permit, a per-address permit, a global permit and a rate
+    /// slot, in that order (so one busy address never holds global permits it cannot use);
+    /// `None` once `shutdown` fires.
+    pub async fn admit(&self, to: SocketAddr, shutdown: &Shutdown) -> Option<Admission> {
+        let port = acquire(self.port_semaphore(to), shutdown).await?;
+        let host = acquire(self.host_semaphore(to.ip()), shutdown).await?;
         let global = acquire(self.global.clone(), shutdown).await?;
         if let Some((gap, next)) = &self.rate {
             let slot = {
@@ -73,6 +90,7 @@ impl Gate {
             }
         }
         Some(Admission {
+            _port: port,
             _host: host,
             _global: global,
         })
@@ -90,6 +108,21 @@ impl Gate {
         ph.map
             .entry(addr)
             .or_insert_with(|| Arc::new(Semaphore::new(self.per)))
+            .clone()
+    }
+}
+
+impl Gate {
+    fn port_semaphore(&self, to: SocketAddr) -> Arc<Semaphore> {
+        let mut pp = self.per_port.lock().unwrap_or_else(|p| p.into_inner());
+        if pp.map.len() >= pp.prune_at {
+            // Forget address:ports with no probe in flight (as for hosts).
+            pp.map.retain(|_, s| s.available_permits() == 0);
+            pp.prune_at = (2 * pp.map.len()).max(PRUNE_AT);
+        }
+        pp.map
+            .entry(to)
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
             .clone()
     }
 }

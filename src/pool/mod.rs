@@ -53,6 +53,8 @@ pub struct Limits {
     pub attempts: u32,
     /// Pause between those attempts.
     pub attempt_gap: Duration,
+    /// How probes speak to services (`--style`, `--hello`, ...).
+    pub services: crate::service::policy::Policy,
 }
 
 /// What the pool counted besides the records it sent.
@@ -218,7 +220,11 @@ impl Dispatcher {
             self.stats.excluded += 1;
             return;
         }
-        let Some(admission) = self.gate.admit(addr, &self.shutdown).await else {
+        let Some(admission) = self
+            .gate
+            .admit(SocketAddr::new(addr, port), &self.shutdown)
+            .await
+        else {
             return;
         };
         let settings = probe::Settings {
@@ -227,6 +233,11 @@ impl Dispatcher {
             retries: self.limits.retries,
             attempts: self.limits.attempts,
             attempt_gap: self.limits.attempt_gap,
+            plan: self
+                .limits
+                .services
+                .plan(target.service, target.hello, port),
+            host: target.host_label.clone(),
         };
         let (target, tx, sd, meta) = (
             target.clone(),

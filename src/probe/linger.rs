@@ -34,7 +34,7 @@ const FAST_EVENTS: u32 = 256;
 const SLOW_EVENT_PAUSE: Duration = Duration::from_millis(10);
 
 /// How a probe's linger window ended, before it becomes an [`Outcome`].
-enum End {
+pub(super) enum End {
     /// The deadline passed with the connection still up.
     Open,
     /// The peer's FIN arrived.
@@ -151,7 +151,7 @@ async fn read_banner(
 
 /// With the banner full, wait for the deadline, a FIN, a RST or an interrupt without reading.
 /// Sets `streamed` when bytes past the cap were waiting in the receive queue.
-async fn watch(
+pub(super) async fn watch(
     stream: &TcpStream,
     deadline: Instant,
     streamed: &mut bool,

@@ -13,14 +13,19 @@
 
 pub mod classify;
 mod linger;
+mod session;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpStream;
 
+use crate::service::Service;
+use crate::service::policy::{Plan, Style};
+use crate::service::tls::TlsInfo;
 use crate::shutdown::Shutdown;
 use crate::verdict::Verdict;
 pub use classify::{Phase, classify, errno_name};
@@ -47,6 +52,16 @@ pub struct Outcome {
     pub attempts: u32,
     /// Each attempt's verdict with `--attempts N > 1`.
     pub attempt_verdicts: Option<Vec<Verdict>>,
+    /// The service spoken (`tcp`: none).
+    pub service: Service,
+    /// The client's first message was sent.
+    pub hello: bool,
+    /// What the service announced (name and version).
+    pub greeting: Option<String>,
+    /// The service's explicit refusal (the `rejected` verdict).
+    pub rejection: Option<crate::service::Rejection>,
+    /// The TLS handshake's facts.
+    pub tls: Option<TlsInfo>,
 }
 
 impl Outcome {
@@ -60,6 +75,11 @@ impl Outcome {
             banner: Vec::new(),
             attempts: 1,
             attempt_verdicts: None,
+            service: Service::Tcp,
+            hello: false,
+            greeting: None,
+            rejection: None,
+            tls: None,
         }
     }
 
@@ -81,8 +101,8 @@ impl Outcome {
     }
 }
 
-/// Timing and retry settings of one probe.
-#[derive(Clone, Copy, Debug)]
+/// Timing, retry and service settings of one probe.
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// Connect timeout.
     pub timeout: Duration,
@@ -94,13 +114,17 @@ pub struct Settings {
     pub attempts: u32,
     /// Pause between those attempts.
     pub attempt_gap: Duration,
+    /// What to speak after the handshake.
+    pub plan: Plan,
+    /// The host as written: HTTP `Host:` and TLS server name.
+    pub host: Arc<str>,
 }
 
 /// Probe `addr` `s.attempts` times (each with its retries), `s.attempt_gap` apart; the verdict
 /// is the majority (ties go to the verdict seen first), and every attempt's verdict is kept.
 pub async fn probe(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Outcome {
     if s.attempts <= 1 {
-        return probe_once(addr, s, shutdown).await;
+        return probe_once(addr, &s, shutdown).await;
     }
     let mut outs: Vec<Outcome> = Vec::new();
     for i in 0..s.attempts {
@@ -110,7 +134,7 @@ pub async fn probe(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Out
                 () = shutdown.wait() => break,
             }
         }
-        let o = probe_once(addr, s, shutdown.clone()).await;
+        let o = probe_once(addr, &s, shutdown.clone()).await;
         let stop = o.verdict == Verdict::Interrupted;
         outs.push(o);
         if stop {
@@ -144,11 +168,11 @@ pub async fn probe(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Out
 }
 
 /// Probe `addr` once, with retries; returns `interrupted` as soon as `shutdown` fires.
-async fn probe_once(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Outcome {
+async fn probe_once(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> Outcome {
     let start = Instant::now();
     let mut best: Option<Outcome> = None;
     for attempt in 1..=s.retries + 1 {
-        let out = attempt_once(addr, s.timeout, s.linger, &mut shutdown).await;
+        let out = attempt_once(addr, s, &mut shutdown).await;
         let retry = matches!(out.verdict, Verdict::Filtered | Verdict::LocalError);
         let local = out.verdict == Verdict::LocalError;
         // A local error on a retry never replaces a remote verdict seen earlier.
@@ -201,14 +225,10 @@ fn setup_error(what: &str, e: &io::Error) -> Outcome {
     )
 }
 
-/// One attempt: connect, then linger. Ends as soon as `shutdown` fires, with an `interrupted`
-/// outcome that keeps whatever was measured before.
-async fn attempt_once(
-    addr: SocketAddr,
-    timeout: Duration,
-    linger: Duration,
-    shutdown: &mut Shutdown,
-) -> Outcome {
+/// One attempt: connect, then linger or speak to the service. Ends as soon as `shutdown`
+/// fires, with an `interrupted` outcome that keeps whatever was measured before.
+async fn attempt_once(addr: SocketAddr, s: &Settings, shutdown: &mut Shutdown) -> Outcome {
+    let timeout = s.timeout;
     // SOCK_NONBLOCK at creation saves two fcntl calls per probe.
     let kind = Type::STREAM.nonblocking();
     let sock = match Socket::new(Domain::for_address(addr), kind, Some(Protocol::TCP)) {
@@ -270,7 +290,13 @@ async fn attempt_once(
             );
         }
     }
-    let mut out = linger::linger_on(stream, linger, connected, shutdown).await;
+    let mut out = match s.plan.style {
+        Style::Connect => linger::linger_on(stream, Duration::ZERO, connected, shutdown).await,
+        Style::Linger => linger::linger_on(stream, s.linger, connected, shutdown).await,
+        Style::Service => {
+            session::converse(stream, &s.plan, &s.host, s.linger, connected, shutdown).await
+        }
+    };
     out.connect_ms = Some(ms(connected));
     out
 }

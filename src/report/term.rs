@@ -154,7 +154,7 @@ pub fn wrap(text: &str, max: usize, first: &str, indent: &str) -> Vec<String> {
 pub fn verdict_color(v: Verdict) -> &'static str {
     match v {
         Verdict::Open => "32",
-        Verdict::ClosedByPeer | Verdict::ResetByPeer => "33",
+        Verdict::ClosedByPeer | Verdict::ResetByPeer | Verdict::Rejected => "33",
         Verdict::Refused | Verdict::Unreachable | Verdict::Filtered => "31",
         Verdict::DnsError => "35",
         Verdict::LocalError | Verdict::Interrupted => "90",

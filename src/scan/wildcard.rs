@@ -43,6 +43,8 @@ impl Wildcard {
             retries: 0,
             attempts: 1,
             attempt_gap: Duration::ZERO,
+            plan: crate::service::policy::Plan::tcp(crate::service::policy::Style::Connect),
+            host: Arc::from(""),
         };
         Wildcard {
             port,
@@ -58,10 +60,10 @@ impl Wildcard {
     /// permits and rate slot from the scan's gate like every other connect.
     pub(super) fn start(&mut self, ip: IpAddr, tx: mpsc::Sender<(IpAddr, Option<String>)>) {
         self.in_flight += 1;
-        let (port, settings, sd) = (self.port, self.settings, self.shutdown.clone());
+        let (port, settings, sd) = (self.port, self.settings.clone(), self.shutdown.clone());
         let gate = self.gate.clone();
         tokio::spawn(async move {
-            let Some(admission) = gate.admit(ip, &sd).await else {
+            let Some(admission) = gate.admit(SocketAddr::new(ip, port), &sd).await else {
                 let _ = tx.send((ip, None)).await;
                 return;
             };

@@ -17,7 +17,7 @@ pub fn request(host: &str) -> Vec<u8> {
 pub fn parse(bytes: &[u8], closed: bool) -> Parsed {
     let text = String::from_utf8_lossy(bytes);
     let headers_done = text.contains("\r\n\r\n") || text.contains("\n\n");
-    if !headers_done && !(closed && text.contains('\n')) {
+    if !(headers_done || closed && text.contains('\n')) {
         if closed && !text.is_empty() {
             return unexpected(&text);
         }

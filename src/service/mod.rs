@@ -13,6 +13,7 @@
 
 pub mod http;
 pub mod mysql;
+pub mod policy;
 pub mod postgres;
 pub mod redis;
 pub mod text;

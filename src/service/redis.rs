@@ -36,7 +36,7 @@ pub fn parse(bytes: &[u8], closed: bool) -> Parsed {
         return Parsed::Incomplete;
     }
     if text.is_empty() {
-        return Parsed::Complete(Answer::default());
+        return Parsed::Incomplete; // a silent close: the probe's verdict, not the parser's
     }
     let line = one_line(&text);
     if line.starts_with("-NOAUTH") {
@@ -119,6 +119,6 @@ mod tests {
             panic!("incomplete")
         };
         assert!(a.rejection.is_none() && a.note.unwrap().contains("unexpected"));
-        assert_eq!(parse(b"", true), Parsed::Complete(Answer::default()));
+        assert_eq!(parse(b"", true), Parsed::Incomplete);
     }
 }

@@ -141,7 +141,7 @@ fn ftp(text: &str) -> Parsed {
             };
             reject("421", format!("421 {msg}"), kind)
         }
-        530 | 500..=599 => reject(
+        500..=599 => reject(
             code.to_string(),
             format!("{code} {msg}"),
             RejectKind::Access,

@@ -16,10 +16,10 @@ mod records;
 mod run;
 mod schema;
 
+pub mod daemons;
 pub mod examples;
 pub mod fleet;
 pub mod kernel;
-pub mod daemons;
 pub mod reports;
 
 pub use files::*;
