@@ -85,7 +85,7 @@ fn mariadb_verdicts_and_no_host_blocked_by_scans() {
         ("inv_connect.yaml", inv("connect", 6, "open")),
         ("inv_full.yaml", inv("full", 8, "rejected")),
     ];
-    let run = daemon_ns(&files, CASES);
+    let run = daemon_ns(&refs(&files), CASES);
 
     // A granted host: the handshake packet, 20 times; `open`, the version, authentication next.
     for i in 1..=20 {

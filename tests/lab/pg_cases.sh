@@ -1,7 +1,8 @@
-# PostgreSQL 15 cases of tests/services_postgres_redis.rs (after tests/lab/daemon_fns.sh, as
-# PID 1 of real-root net + mount + pid namespaces). One postgres, max_connections 3 with no
-# reserved slots, logging to pg.log. pg_hba.conf per case address (the kernel uses the
-# destination as the source, so each address is also the client the server sees):
+# PostgreSQL 15 cases of tests/services_postgres_redis.rs (after tests/lab/daemon_fns.sh and
+# tests/lab/pg_fns.sh, as PID 1 of real-root net + mount + pid namespaces). One postgres,
+# max_connections 3 with no reserved slots, logging to pg.log. pg_hba.conf per case address
+# (the kernel uses the destination as the source, so each address is also the client the
+# server sees):
 #   127.0.27.2 reject           127.0.27.3 scram-sha-256     127.0.27.4 md5
 #   127.0.27.5 trust (scanned while every slot is held: SQLSTATE 53300)
 #   127.0.27.6 scram-sha-256, scanned with each close style for the log lines
@@ -9,35 +10,13 @@
 # postgres log lines that scan added), pg.log.
 A=127.0.27
 addr_add $A.2 $A.3 $A.4 $A.5 $A.6
-private_dir /var/lib/postgresql
-chown postgres:postgres /var/lib/postgresql
-private_dir /run/postgresql
-chown postgres:postgres /run/postgresql
-D=/var/lib/postgresql/15
-runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D $D -A trust > initdb.log 2>&1
-cat > $D/pg_hba.conf << EOF
-local all all trust
+pg_start $A.2,$A.3,$A.4,$A.5,$A.6 3 << EOF
 host all all $A.2/32 reject
 host all all $A.3/32 scram-sha-256
 host all all $A.4/32 md5
 host all all $A.5/32 trust
 host all all $A.6/32 scram-sha-256
 EOF
-runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D $D -k /run/postgresql \
-    -c listen_addresses=$A.2,$A.3,$A.4,$A.5,$A.6 -c max_connections=3 \
-    -c superuser_reserved_connections=0 > pg.log 2>&1 &
-for h in 2 3 4 5 6; do wait_port $A.$h 5432 30; done
-until psql -h /run/postgresql -U postgres -d postgres -Atc "SELECT 1" > /dev/null 2>&1; do
-    sleep 0.05
-done
-
-# pg_scan NAME SCAN-ARGS...: `scan` and the log lines it added, in NAME.log.
-pg_scan() {
-    before=$(wc -l < pg.log)
-    scan "$@"
-    sleep 0.3 # the backends log their last words
-    tail -n +$((before + 1)) pg.log > "$1.log"
-}
 
 # With the StartupMessage: ErrorResponse 28000 / an authentication request, all at once.
 pg_scan hello --format ndjson --hello inv_hello.yaml
