@@ -30,6 +30,11 @@ fn inv(name: &str, last: u8, expect: &str) -> String {
     )
 }
 
+/// `files` as `daemon_ns` takes them.
+fn refs<'a>(files: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    files.iter().map(|(n, c)| (*n, c.as_str())).collect()
+}
+
 /// The single record of scan `name`.
 fn record(run: &Ns, name: &str, target: &str) -> Value {
     let recs = run.records(name);

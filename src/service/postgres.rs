@@ -55,7 +55,8 @@ pub fn parse(bytes: &[u8], closed: bool) -> Parsed {
     }
     let body = &rest[4..rest.len().min(len)];
     let whole = rest.len() >= len;
-    if !whole && !closed && !(tag == b'E' && rest.len() >= MAX_ERROR) {
+    let decided = whole || closed || (tag == b'E' && rest.len() >= MAX_ERROR);
+    if !decided {
         return Parsed::Incomplete;
     }
     if tag == b'R' {
