@@ -103,7 +103,7 @@ impl Verdict {
         match self {
             Verdict::Open => "nobody",
             Verdict::ClosedByPeer | Verdict::ResetByPeer => "the service's support team",
-            Verdict::Rejected => "the service's support team (access) or operator (capacity)",
+            Verdict::Rejected => "support team or operator",
             Verdict::Refused => "server admin",
             Verdict::Unreachable | Verdict::Filtered => "network engineer",
             Verdict::DnsError => "DNS admin",
