@@ -190,7 +190,8 @@ fn mul(d: Duration, n: u128) -> Duration {
 /// greeting window (plus the goodbye) when one of its ports speaks a service.
 fn window(t: &crate::inventory::Target, policy: &crate::service::policy::Policy) -> Duration {
     let speaks = |port: u16| {
-        policy.plan(t.service, t.hello, port).style == crate::service::policy::Style::Service
+        policy.plan(t.service, t.hello, port, t.linger).style
+            == crate::service::policy::Style::Service
     };
     let any_service = match t.service {
         Some(_) => speaks(0),

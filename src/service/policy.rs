@@ -90,8 +90,19 @@ impl Plan {
 
 impl Policy {
     /// The plan for one probe of a target on `port`: the target's `service:` wins, then the
-    /// port table when detection is on; the target's `hello:` wins over `--hello`.
-    pub fn plan(&self, service: Option<Service>, hello: Option<bool>, port: u16) -> Plan {
+    /// port table when detection is on; the target's `hello:` wins over `--hello`. A zero
+    /// `linger` (`--linger 0`, `linger: 0`) is connect-only, as it always was: no service is
+    /// spoken.
+    pub fn plan(
+        &self,
+        service: Option<Service>,
+        hello: Option<bool>,
+        port: u16,
+        linger: Duration,
+    ) -> Plan {
+        if linger.is_zero() {
+            return Plan::tcp(Style::Connect);
+        }
         if self.style != Style::Service {
             return Plan::tcp(self.style);
         }
@@ -118,15 +129,23 @@ mod tests {
 
     #[test]
     fn plans() {
+        const S: Duration = Duration::from_secs(1);
         let p = Policy::default();
-        assert_eq!(p.plan(None, None, 22).service, Service::Ssh);
-        assert_eq!(p.plan(None, None, 9).style, Style::Linger);
-        assert_eq!(p.plan(Some(Service::Tcp), None, 22).service, Service::Tcp);
-        assert!(p.plan(None, Some(true), 80).hello);
-        let off = Policy { detect: false, ..p };
-        assert_eq!(off.plan(None, None, 22).service, Service::Tcp);
         assert_eq!(
-            off.plan(Some(Service::Redis), None, 22).service,
+            p.plan(None, None, 22, Duration::ZERO),
+            Plan::tcp(Style::Connect)
+        );
+        assert_eq!(p.plan(None, None, 22, S).service, Service::Ssh);
+        assert_eq!(p.plan(None, None, 9, S).style, Style::Linger);
+        assert_eq!(
+            p.plan(Some(Service::Tcp), None, 22, S).service,
+            Service::Tcp
+        );
+        assert!(p.plan(None, Some(true), 80, S).hello);
+        let off = Policy { detect: false, ..p };
+        assert_eq!(off.plan(None, None, 22, S).service, Service::Tcp);
+        assert_eq!(
+            off.plan(Some(Service::Redis), None, 22, S).service,
             Service::Redis
         );
         let connect = Policy {
@@ -134,7 +153,7 @@ mod tests {
             ..p
         };
         assert_eq!(
-            connect.plan(Some(Service::Ssh), None, 22),
+            connect.plan(Some(Service::Ssh), None, 22, S),
             Plan::tcp(Style::Connect)
         );
     }
