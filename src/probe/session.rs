@@ -95,7 +95,7 @@ pub(super) async fn converse(
     if seen.end.is_none() {
         read_answer(&mut stream, service, window_end, since, &mut seen, shutdown).await;
     }
-    if seen.end.is_none() && !closes_as_asked(service, hello_sent, seen.answered_after.is_some()) {
+    if seen.end.is_none() && !closes_as_asked(service, hello_sent, seen.answer.as_ref()) {
         // Answered (or silent for the whole window): watch the rest of the linger for a close,
         // so a refusal followed by a FIN says so and a greeting followed by one is not `open`.
         let linger_end = since + linger;
@@ -117,10 +117,17 @@ pub(super) async fn converse(
     outcome(plan, hello_sent, connected, seen)
 }
 
-/// Our HTTP hello asks the server to close after its answer (`Connection: close`): once the
-/// answer is complete, its close ends the conversation and denies nothing.
-fn closes_as_asked(service: Service, hello: bool, answered: bool) -> bool {
-    hello && service == Service::Http && answered
+/// Our hello asks for the close that follows a complete answer, so that close ends the
+/// conversation and denies nothing: HTTP's `Connection: close`; PostgreSQL's end of a startup
+/// it accepted for our made-up role (`trust`: AuthenticationOk, then FATAL `role "telltale"
+/// does not exist` and a close; a refusal still watches for its close).
+fn closes_as_asked(service: Service, hello: bool, answer: Option<&Answer>) -> bool {
+    hello
+        && match service {
+            Service::Http => answer.is_some(),
+            Service::Postgres => answer.is_some_and(|a| a.rejection.is_none()),
+            _ => false,
+        }
 }
 
 /// Write the hello (bounded by the window).
@@ -254,7 +261,7 @@ fn outcome(plan: &Plan, hello: bool, connected: Duration, seen: Seen) -> Outcome
         match seen.end {
             None | Some(End::Open) => {
                 let mut d = if seen.answered_after.is_some() {
-                    let then = if closes_as_asked(service, hello, true) {
+                    let then = if closes_as_asked(service, hello, Some(&answer)) {
                         "" // the server closes as asked; we did not wait for it
                     } else {
                         "; the session stayed up"
@@ -276,10 +283,17 @@ fn outcome(plan: &Plan, hello: bool, connected: Duration, seen: Seen) -> Outcome
                 }
                 Outcome::new(Verdict::Open, None, d)
             }
-            Some(End::Fin) if closes_as_asked(service, hello, seen.answered_after.is_some()) => {
+            Some(End::Fin)
+                if closes_as_asked(service, hello, seen.answered_after.map(|_| &answer)) =>
+            {
                 let mut d = format!(
-                    "connected in {c}; {greeted}{}, then it closed as our request asked (Connection: close)",
-                    when(seen.answered_after)
+                    "connected in {c}; {greeted}{}, then it closed {}",
+                    when(seen.answered_after),
+                    if service == Service::Http {
+                        "as our request asked (Connection: close)"
+                    } else {
+                        "(our hello's made-up user)"
+                    }
                 );
                 if let Some(n) = &answer.note {
                     d.push_str(&format!("; {n}"));
