@@ -230,17 +230,14 @@ impl Dispatcher {
         let plan = self
             .limits
             .services
-            .plan(target.service, target.hello, port);
+            .plan(target.service, target.hello, port, target.linger);
         let settings = probe::Settings {
             timeout: target.timeout,
             linger: target.linger,
             retries: self.limits.retries,
             attempts: self.limits.attempts,
             attempt_gap: self.limits.attempt_gap,
-            plan: self
-                .limits
-                .services
-                .plan(target.service, target.hello, port),
+            plan,
             // HTTP `Host:` and TLS server name: the name as written, else the address probed.
             host: match &target.host {
                 crate::inventory::Host::Ip(_) | crate::inventory::Host::Net(_) if plan.hello => {
