@@ -49,7 +49,7 @@ fn example_inventory_against_demo_services() {
          {LAB_FNS}\n\
          trap 'lab_stop lab || true' EXIT\n\
          lab_start lab --ip 127.0.0.77 --open 17001 --banner 17002 --closed 17003 --closed-msg 17004 \
-           --reset 17005 --refused 17006 --filtered 17007\n\
+           --reset 17005 --refused 17006 --filtered 17007 --smtp-reject 17008 --slow-close 17009\n\
          run_to scan \"$TELLTALE\" scan '{root}/targets.example.yaml' --format ndjson --no-progress"
     );
     let dir = tempfile::tempdir().unwrap();
@@ -77,7 +77,7 @@ fn example_inventory_against_demo_services() {
         &read_file(&dir.path().join("scan.out")),
         "scan of targets.example.yaml",
     );
-    assert!(recs.len() >= 8, "{recs:#?}");
+    assert!(recs.len() >= 10, "{recs:#?}");
     for r in &recs {
         for f in RECORD_KEYS {
             assert!(r.get(f).is_some(), "field {f} missing in {r}");
@@ -96,4 +96,16 @@ fn example_inventory_against_demo_services() {
     assert_eq!(by_port(17005)["verdict"], "reset-by-peer");
     assert_eq!(by_port(17006)["verdict"], "refused");
     assert_eq!(by_port(17007)["verdict"], "filtered");
+    // Beyond the handshake: an SMTP 554 greeting, and a silent close 3 s after accept.
+    let relay = by_port(17008);
+    assert_eq!(relay["verdict"], "rejected", "{relay}");
+    assert_eq!(relay["reject_code"], "554", "{relay}");
+    assert_eq!(relay["reject_kind"], "access", "{relay}");
+    let wrapped = by_port(17009);
+    assert_eq!(wrapped["verdict"], "closed-by-peer", "{wrapped}");
+    assert_eq!(wrapped["service"], "ssh", "{wrapped}");
+    assert!(
+        wrapped["closed_after_ms"].as_f64().unwrap() >= 2900.0,
+        "{wrapped}"
+    );
 }

@@ -178,7 +178,7 @@ fn extra_of(r: &Value) -> Value {
 /// with ICMP admin-prohibited, and every port of 127.0.0.9 is forwarded to 7001 (a wildcard
 /// host).
 const LAB: &str = "lab_start lab --ip 127.0.0.1 --open 7001 --banner 7002 --closed 7003 \
-                   --closed-msg 7004 --reset 7005 --refused 7006 --alternate 7007";
+                   --closed-msg 7004 --reset 7005 --refused 7006 --alternate 7007 --smtp-reject 7008";
 
 const WILDCARD_NAT: &str = "table ip w {
   chain out {
@@ -205,6 +205,7 @@ targets:
   - {name: wild, host: 127.0.0.9, port: 22}
   - {name: mismatch, host: 127.0.0.1, port: 7003, expect: open}
   - {name: elsewhere, host: 127.0.0.1, port: 7001, expect: {elsewhere: open}}
+  - {name: smtp-554, host: 127.0.0.1, port: 7008, service: smtp, expect: rejected}
 ";
 
 /// A positive control that fails: the blocked-type verdict after it is untrusted.
@@ -307,12 +308,12 @@ scan local self.yaml --vantage schema-lab --retries 1 --no-detect-wildcard --no-
     }
     for name in ["mainjson", "mergejson"] {
         let recs = json_results(&ns, name);
-        assert_eq!(recs.len(), 13, "`{name}`\n{}", ns.show(name));
+        assert_eq!(recs.len(), 14, "`{name}`\n{}", ns.show(name));
         for r in &recs {
             cov.add(r);
         }
     }
-    assert_eq!(ns.records("main").len(), 13, "{}", ns.show("main"));
+    assert_eq!(ns.records("main").len(), 14, "{}", ns.show("main"));
     let gaps = cov.gaps();
     assert!(
         gaps.is_empty(),

@@ -34,6 +34,13 @@ pub const RECORD_KEYS: &[&str] = &[
     "shard",
     "inventory_digest",
     "inventory_probes",
+    "service",
+    "hello",
+    "greeting",
+    "reject_code",
+    "reject_text",
+    "reject_kind",
+    "tls",
 ];
 
 /// The header line of `--format csv`.
@@ -44,6 +51,7 @@ pub const VERDICTS: &[&str] = &[
     "open",
     "closed-by-peer",
     "reset-by-peer",
+    "rejected",
     "refused",
     "unreachable",
     "filtered",
