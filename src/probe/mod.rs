@@ -294,8 +294,13 @@ async fn attempt_once(addr: SocketAddr, s: &Settings, shutdown: &mut Shutdown) -
     let mut out = match s.plan.style {
         Style::Connect => linger::linger_on(stream, Duration::ZERO, connected, shutdown).await,
         Style::Linger => linger::linger_on(stream, s.linger, connected, shutdown).await,
+        // Boxed: the conversation (TLS above all) is a large future, and a plain-TCP probe
+        // must not carry its size in every task.
         Style::Service => {
-            session::converse(stream, &s.plan, &s.host, s.linger, connected, shutdown).await
+            Box::pin(session::converse(
+                stream, &s.plan, &s.host, s.linger, connected, shutdown,
+            ))
+            .await
         }
     };
     out.connect_ms = Some(ms(connected));

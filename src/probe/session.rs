@@ -55,8 +55,10 @@ pub(super) async fn converse(
     shutdown: &mut Shutdown,
 ) -> Outcome {
     if plan.hello && plan.service.is_tls() {
-        return crate::service::tls::converse(stream, plan, host, linger, connected, shutdown)
-            .await;
+        return Box::pin(crate::service::tls::converse(
+            stream, plan, host, linger, connected, shutdown,
+        ))
+        .await;
     }
     let since = Instant::now();
     let window_end = since + plan.greeting_wait.max(linger);
