@@ -4,6 +4,7 @@
 
 pub mod opts;
 mod values;
+pub mod wait;
 
 pub use opts::{AuditOpts, Detect, InputOpts, OutputOpts, PoolOpts, ProbeOpts};
 use values::ExpectWords;
@@ -28,6 +29,10 @@ pub enum Command {
     /// Scan every host:port of one or more YAML inventories (merged in order).
     #[command(after_long_help = crate::cmd::manual::scan_help())]
     Scan(ScanArgs),
+    /// Wait until every target is as expected (a database open, an admin port blocked), probing
+    /// again only those that are not; at the deadline, say why not and who to ask (exit 1).
+    #[command(after_long_help = crate::cmd::manual::wait_help())]
+    Wait(wait::WaitArgs),
     /// Probe one host:port and explain, telnet-style, what happened and who to ask.
     #[command(after_long_help = crate::cmd::manual::probe_help())]
     Probe(ProbeArgs),

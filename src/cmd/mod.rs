@@ -10,6 +10,7 @@ pub mod manual;
 pub mod merge;
 pub mod probe;
 pub mod scan;
+pub mod wait;
 
 use std::path::PathBuf;
 
