@@ -10,6 +10,9 @@ pub mod manual;
 pub mod merge;
 pub mod probe;
 pub mod scan;
+pub mod targets;
+
+pub use targets::load_targets;
 
 use std::path::PathBuf;
 
