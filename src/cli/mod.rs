@@ -6,7 +6,7 @@ pub mod opts;
 mod values;
 pub mod wait;
 
-pub use opts::{AuditOpts, Detect, InputOpts, OutputOpts, PoolOpts, ProbeOpts};
+pub use opts::{AuditOpts, Detect, InputOpts, OutputOpts, PoolOpts, ProbeOpts, TargetOpts};
 use values::ExpectWords;
 
 use std::net::IpAddr;
@@ -60,9 +60,12 @@ pub enum Command {
 /// `telltale scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Inventory files (YAML; `-` reads stdin).
-    #[arg(required = true, value_name = "INVENTORY")]
-    pub inventories: Vec<PathBuf>,
+    /// Inventory files (YAML, or a plain target list), `-` for stdin, or targets:
+    /// `host:port`, `host:80,443`, `127.0.0.0/30:22-25`, `[::1]:8080`, a bare host with `-p`.
+    #[arg(required = true, value_name = "INVENTORY|TARGET")]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub target: TargetOpts,
     #[command(flatten)]
     pub probe: ProbeOpts,
     #[command(flatten)]

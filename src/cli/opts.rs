@@ -1,7 +1,7 @@
 //! Option groups, each flattened into the subcommands it applies to, so every subcommand's
 //! `--help` lists only its own flags: [`ProbeOpts`] and [`OutputOpts`] (scan, probe, demo),
-//! [`PoolOpts`] and [`AuditOpts`] (scan), [`InputOpts`] (scan, diff, merge). Defaults come from
-//! [`crate::config`].
+//! [`PoolOpts`] and [`AuditOpts`] (scan), [`InputOpts`] (scan, diff, merge), [`TargetOpts`]
+//! (scan, wait). Defaults come from [`crate::config`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,9 +9,11 @@ use std::time::Duration;
 use clap::Args;
 
 use super::values::{
-    also, attempt_gap, greeting_wait, linger, positive_rate, shard, size, timeout, vantage_pair,
+    ExpectWords, also, attempt_gap, greeting_wait, linger, port_list, positive_rate, shard, size,
+    timeout, vantage_pair,
 };
 use crate::config;
+use crate::inventory::PortSet;
 use crate::report::{ColorChoice, Format};
 use crate::service::policy::Style;
 
@@ -173,4 +175,25 @@ pub struct InputOpts {
     /// powers of 1024). Applies to inventories, --baseline and diff/merge reports.
     #[arg(long, value_name = "SIZE", value_parser = size, default_value = "64MiB")]
     pub max_input_size: u64,
+}
+
+/// Targets given without an inventory file (scan, wait): what bare hosts and lines without an
+/// expectation take, and plain target lists. The positional `INVENTORY|TARGET` arguments stay in
+/// each command's own arguments; [`crate::cmd::load_targets`] reads them all.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Targets")]
+pub struct TargetOpts {
+    /// Ports for bare hosts (a HOST without `:PORT`, on the command line or in a plain list),
+    /// e.g. `22,80,8000-8010`; a target's own `:PORTS` wins.
+    #[arg(short = 'p', long, value_name = "LIST", value_parser = port_list)]
+    pub ports: Option<PortSet>,
+    /// Expected verdict(s) or alias of targets that state none: command-line targets, plain-list
+    /// lines without words, inventory entries without `expect:` in a file without
+    /// `defaults: expect:` [default: open].
+    #[arg(long, value_name = "WORDS", value_parser = ExpectWords)]
+    pub expect: Option<String>,
+    /// Read a plain target list from FILE (repeatable; `-` is stdin): one target per line,
+    /// optional expectation words after it, `#` comments.
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Vec<PathBuf>,
 }

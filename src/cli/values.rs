@@ -1,5 +1,5 @@
 //! Value parsers for the command line: durations within their bounds, sizes, `K/N` shards,
-//! `FORMAT=FILE`, rates, `OLD=NEW` vantage pairs, and `--expect` words (which also feed shell
+//! `FORMAT=FILE`, rates, `OLD=NEW` vantage pairs, port lists, and `--expect` words (which also feed shell
 //! completion). Each error says what was expected.
 
 use std::path::PathBuf;
@@ -21,6 +21,10 @@ pub(super) fn greeting_wait(s: &str) -> Result<Duration, String> {
 
 pub(super) fn attempt_gap(s: &str) -> Result<Duration, String> {
     crate::inventory::ATTEMPT_GAP.parse(s)
+}
+
+pub(super) fn port_list(s: &str) -> Result<crate::inventory::PortSet, String> {
+    crate::inventory::parse_port_list(s).map(crate::inventory::PortSet::from_ranges)
 }
 
 pub(super) fn size(s: &str) -> Result<u64, String> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::opts::{InputOpts, OutputOpts, PoolOpts, ProbeOpts};
+use super::opts::{InputOpts, OutputOpts, PoolOpts, ProbeOpts, TargetOpts};
 use crate::inventory::Bounds;
 
 /// Default `--deadline`.
@@ -53,11 +53,14 @@ fn initial_delay(s: &str) -> Result<Duration, String> {
 /// `telltale wait`.
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// Inventory files (YAML; `-` reads stdin).
-    #[arg(required = true, value_name = "INVENTORY")]
-    pub targets: Vec<std::path::PathBuf>,
+    /// What to wait for: inventory files (`-` reads stdin), or targets such as `db:5432`,
+    /// `web:80,443`, `[::1]:8080`.
+    #[arg(required = true, value_name = "INVENTORY|TARGET")]
+    pub targets: Vec<String>,
     #[command(flatten)]
     pub wait: WaitOpts,
+    #[command(flatten)]
+    pub target: TargetOpts,
     #[command(flatten)]
     pub probe: ProbeOpts,
     #[command(flatten)]

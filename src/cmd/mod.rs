@@ -10,7 +10,10 @@ pub mod manual;
 pub mod merge;
 pub mod probe;
 pub mod scan;
+pub mod targets;
 pub mod wait;
+
+pub use targets::load_targets;
 
 use std::path::PathBuf;
 

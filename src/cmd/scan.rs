@@ -1,13 +1,10 @@
-//! `telltale scan INVENTORY...`: arguments → validated config → load the inventories (capped,
-//! interruptible) → the scan pipeline → exit.
-
-use std::path::PathBuf;
+//! `telltale scan [INVENTORY|TARGET]...`: arguments → validated config → load the targets
+//! ([`super::load_targets`]: files, stdin, command-line targets; capped, interruptible) → the
+//! scan pipeline → exit.
 
 use crate::cli::ScanArgs;
 use crate::config::{Args, ScanConfig};
 use crate::exit::Exit;
-use crate::input;
-use crate::inventory::Inventory;
 use crate::scan;
 use crate::shutdown::Shutdown;
 
@@ -20,38 +17,15 @@ pub async fn run(a: ScanArgs, shutdown: Shutdown) -> Exit {
         audit: Some(&a.audit),
         input: Some(&a.input),
     };
-    match ScanConfig::from_args(args) {
-        Ok(cfg) => load_and_scan(a.inventories, cfg, shutdown).await,
+    let cfg = match ScanConfig::from_args(args) {
+        Ok(cfg) => cfg,
         Err(m) => {
             eprintln!("telltale: {m}; nothing scanned");
-            Exit::Usage
+            return Exit::Usage;
         }
-    }
-}
-
-/// `scan`: load the inventories on a blocking thread (interruptible), then scan.
-async fn load_and_scan(paths: Vec<PathBuf>, cfg: ScanConfig, shutdown: Shutdown) -> Exit {
-    let once = paths.iter().chain(&cfg.baseline).map(PathBuf::as_path);
-    if let Err(e) = input::stdin_at_most_once(once) {
-        eprintln!("telltale: {e}; nothing scanned");
-        return Exit::Usage;
-    }
-    let (ov, max) = (cfg.overrides, cfg.max_input);
-    let load = move || Inventory::load_capped(&paths, ov, max);
-    match input::interruptible(&shutdown, load).await {
-        None => {
-            eprintln!("telltale: interrupted while reading the inventory: nothing scanned");
-            Exit::Incomplete
-        }
-        Some(Ok(inv)) => scan::run(inv, &cfg, shutdown).await,
-        Some(Err(e)) if e.local => {
-            eprintln!("telltale: {e}; nothing scanned");
-            Exit::Incomplete
-        }
-        Some(Err(e)) => {
-            eprintln!("telltale: {e}");
-            eprintln!("telltale: inventory invalid: nothing scanned");
-            Exit::Usage
-        }
+    };
+    match super::load_targets("scan", a.targets, &a.target, &cfg, &shutdown).await {
+        Ok(inv) => scan::run(inv, &cfg, shutdown).await,
+        Err(exit) => exit,
     }
 }
