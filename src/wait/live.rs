@@ -91,6 +91,11 @@ impl Live {
         self.redraw();
     }
 
+    /// Once a second: the waiting times move on.
+    pub fn tick(&mut self) {
+        self.redraw();
+    }
+
     /// Refresh the live lines: pending targets in list order.
     fn redraw(&mut self) {
         let Some(bars) = &mut self.bars else { return };

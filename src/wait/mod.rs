@@ -120,9 +120,11 @@ pub async fn run(inv: Inventory, cfg: &ScanConfig, plan: WaitPlan, shutdown: Shu
         .collect();
     drop(news_tx);
     let mut finished = Vec::with_capacity(tasks.len());
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             Some(s) = news.recv() => live.update(s),
+            _ = tick.tick() => live.tick(),
             t = tasks.next() => match t {
                 Some(Ok(done)) => finished.push(done),
                 Some(Err(e)) => eprintln!("telltale wait: a target's task failed: {e}"),

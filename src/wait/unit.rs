@@ -140,7 +140,7 @@ pub(super) async fn watch(
         (Some(done), cut) => {
             let note = cut.map(|_| {
                 format!(
-                    "; the next probe (round {rounds}) was cut at {:.1}s",
+                    "; the wait ended at {:.1}s with a later probe (round {rounds}) unanswered",
                     waited.as_secs_f64()
                 )
             });
@@ -148,7 +148,7 @@ pub(super) async fn watch(
         }
         (None, Some(cut)) => {
             let note = format!(
-                "; cut at {:.1}s, no answer yet (round {rounds})",
+                "; the wait ended at {:.1}s with this probe unanswered (round {rounds})",
                 waited.as_secs_f64()
             );
             stamp(cut, waited, rounds, Some(note))
