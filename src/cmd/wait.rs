@@ -23,6 +23,12 @@ pub async fn run(a: WaitArgs, shutdown: Shutdown) -> Exit {
             return Exit::Usage;
         }
     };
+    if a.wait.initial_delay >= a.wait.deadline {
+        eprintln!(
+            "telltale wait: --initial-delay must be shorter than --deadline (nothing could be probed); nothing probed"
+        );
+        return Exit::Usage;
+    }
     let plan = WaitPlan {
         deadline: a.wait.deadline,
         initial_delay: a.wait.initial_delay,

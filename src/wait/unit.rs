@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::inventory::{Excludes, Probe};
 use crate::pool::{self, Gate, Limits, PoolRun};
+use crate::probe::Outcome;
 use crate::record::{Record, RunMeta};
 use crate::shutdown::Shutdown;
 use crate::verdict::Verdict;
@@ -153,7 +154,20 @@ pub(super) async fn watch(
             );
             stamp(cut, waited, rounds, Some(note))
         }
-        (None, None) => Vec::new(),
+        (None, None) => {
+            // Cut before its first probe (the initial delay, or waiting for a permit): the
+            // target still gets a record, so the final state names it.
+            let o = Outcome::without_connect(
+                Verdict::Interrupted,
+                None,
+                format!(
+                    "never probed: the wait ended at {:.1}s before this target's first probe",
+                    waited.as_secs_f64()
+                ),
+            );
+            let r = Record::new(&probe.target, probe.addr, probe.port, o, &shared.meta);
+            stamp(vec![r], waited, rounds, None)
+        }
     };
     Finished {
         records,
