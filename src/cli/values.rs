@@ -1,6 +1,6 @@
-//! Value parsers for the command line: durations within their bounds, sizes, `K/N` shards,
-//! `FORMAT=FILE`, rates, `OLD=NEW` vantage pairs, and `--expect` words (which also feed shell
-//! completion). Each error says what was expected.
+//! Value parsers for the command line: durations within their bounds, source addresses, sizes,
+//! `K/N` shards, `FORMAT=FILE`, rates, `OLD=NEW` vantage pairs, and `--expect` words (which also
+//! feed shell completion). Each error says what was expected.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +21,10 @@ pub(super) fn greeting_wait(s: &str) -> Result<Duration, String> {
 
 pub(super) fn attempt_gap(s: &str) -> Result<Duration, String> {
     crate::inventory::ATTEMPT_GAP.parse(s)
+}
+
+pub(super) fn source(s: &str) -> Result<std::net::IpAddr, String> {
+    crate::inventory::parse_source(s)
 }
 
 pub(super) fn size(s: &str) -> Result<u64, String> {
