@@ -257,7 +257,7 @@ async fn attempt_once(addr: SocketAddr, s: &Settings, shutdown: &mut Shutdown) -
         return setup_error("socket setup", &e);
     }
     if let Some(src) = s.source {
-        if let Err(out) = source::bind(&sock, src) {
+        if let Some(out) = source::bind(&sock, src) {
             return out;
         }
     }

@@ -48,14 +48,14 @@ pub(super) fn mismatch(src: IpAddr, addr: SocketAddr) -> Option<Outcome> {
     })
 }
 
-/// Bind `sock` to (`src`, port 0); the outcome to report when that is impossible.
-pub(super) fn bind(sock: &Socket, src: IpAddr) -> Result<(), Outcome> {
+/// Bind `sock` to (`src`, port 0); None when bound, else the outcome to report.
+pub(super) fn bind(sock: &Socket, src: IpAddr) -> Option<Outcome> {
     if let Err(e) = sock.bind(&SocketAddr::new(src, 0).into()) {
-        return Err(bind_error(src, &e));
+        return Some(bind_error(src, &e));
     }
     if let IpAddr::V6(v6) = src {
         if v6_nonlocal_bind() && !v6_has_local_route(v6) {
-            return Err(Outcome::new(
+            return Some(Outcome::new(
                 Verdict::LocalError,
                 None,
                 format!(
@@ -64,7 +64,7 @@ pub(super) fn bind(sock: &Socket, src: IpAddr) -> Result<(), Outcome> {
             ));
         }
     }
-    Ok(())
+    None
 }
 
 fn bind_error(src: IpAddr, e: &io::Error) -> Outcome {
