@@ -9,6 +9,12 @@
 //! (with the stock 127.0.0.0/8 every 127.x address is local). nft counters on the output hook
 //! count the SYNs each source sends: the truth of "from which address" and "nothing sent".
 //! Traffic only ever goes to 127.0.0.1 and ::1.
+//!
+//! The wire, checked once with tcpdump on `lo` in such a namespace (real root, since tcpdump
+//! cannot drop privileges in a user namespace): `127.0.0.2.42625 > 127.0.0.1.7001: [S]`
+//! answered by `[S.]`; `127.0.0.3.44987 > 127.0.0.1.7001: [S]` with no answer (the drop); the
+//! wildcard check `127.0.0.2.34295 > 127.0.0.1.65521: [S]`; and not one IPv6 packet for
+//! `--source ::2`, neither normally nor under `ip_nonlocal_bind = 1`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
