@@ -40,6 +40,7 @@ impl Default for Limits {
             attempts: 1,
             attempt_gap: Duration::from_millis(200),
             services: crate::service::policy::Policy::default(),
+            source: None,
         }
     }
 }
@@ -176,6 +177,7 @@ fn apply_probe(c: &mut ScanConfig, p: &ProbeOpts) {
         hello: p.hello,
     };
     c.meta.cert_min_days = p.cert_min_days;
+    c.limits.source = p.source;
     if let Some(v) = &p.vantage {
         c.meta.vantage = v.as_str().into();
     }

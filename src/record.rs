@@ -26,6 +26,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `host` | string | the host as written (name, address or CIDR) |
 /// | `addr` | string \| null | the address probed; null for `dns-error` (and a name's local resolver failure) |
 /// | `port` | int | the port |
+/// | `source` | string \| null | the local address the probe bound to (`--source`, `source:`); null when it let the kernel choose, and for a name's lookup failure |
 /// | `verdict` | string | `open`, `closed-by-peer`, `reset-by-peer`, `refused`, `unreachable`, `filtered`, `dns-error`, `local-error`, `interrupted` |
 /// | `expect` | [string] | acceptable verdicts (aliases expanded) |
 /// | `ok` | bool \| null | verdict is in `expect`; null when the inventory has no expectation for this vantage |
@@ -67,6 +68,8 @@ pub struct Record {
     pub addr: Option<IpAddr>,
     /// Port probed.
     pub port: u16,
+    /// Local address the probe bound to (or tried to); None = the kernel's choice.
+    pub source: Option<IpAddr>,
     /// What happened.
     pub verdict: Verdict,
     /// What should have happened.
@@ -199,6 +202,7 @@ impl Record {
             host: target.host_label.clone(),
             addr,
             port,
+            source: o.source,
             verdict: o.verdict,
             expect: expect.unwrap_or(Expect::EMPTY),
             ok,
@@ -316,6 +320,7 @@ mod tests {
             host: Arc::from("db.example"),
             addr,
             port: 5432,
+            source: addr,
             verdict,
             expect: Expect::parse_word("blocked").unwrap_or_default(),
             ok: Some(false),

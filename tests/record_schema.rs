@@ -111,6 +111,10 @@ fn schema_rejects_what_a_record_cannot_be() {
             with("addr", json!("localhost")),
         ),
         (
+            "a source that is no address",
+            with("source", json!("localhost")),
+        ),
+        (
             "a raw newline in the banner",
             with("banner", json!("SSH-2.0\n")),
         ),
@@ -189,16 +193,17 @@ const WILDCARD_NAT: &str = "table ip w {
 ";
 
 /// Every verdict the network can give, names with and without addresses, a wildcard host,
-/// every expectation form and a vantage the inventory has no expectation for.
+/// every expectation form, a vantage the inventory has no expectation for, and probes bound
+/// to an IPv4 and an IPv6 `source:`.
 const MAIN: &str = "defaults: {timeout: 1500ms, linger: 300ms}
 targets:
   - {name: ctl, host: 127.0.0.1, port: 7001, control: true, tags: [schema, control]}
-  - {host: 127.0.0.1, port: 7002}
+  - {host: 127.0.0.1, port: 7002, source: 127.0.0.1}
   - {name: fin, host: 127.0.0.1, port: 7003, expect: denied}
   - {name: fin-msg, host: 127.0.0.1, port: 7004, expect: closed-by-peer}
   - {name: rst, host: 127.0.0.1, port: 7005, expect: denied}
   - {name: refused, host: 127.0.0.1, port: 7006, expect: refused}
-  - {name: v6-refused, host: \"::1\", port: 7006, expect: blocked}
+  - {name: v6-refused, host: \"::1\", port: 7006, expect: blocked, source: \"::1\"}
   - {name: dropped, host: 127.0.0.1, port: 7010, expect: filtered}
   - {name: rejected, host: 127.0.0.1, port: 7011, expect: unreachable}
   - {name: ghost, host: missing.telltale-lab.invalid, port: 80, expect: dns-error}

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::values::{
     ExpectWords, also, attempt_gap, greeting_wait, linger, port_list, positive_rate, shard, size,
-    timeout, vantage_pair,
+    source, timeout, vantage_pair,
 };
 use crate::config;
 use crate::inventory::PortSet;
@@ -67,6 +67,12 @@ pub struct ProbeOpts {
     /// per target: `cert_min_days: N`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=3650))]
     pub cert_min_days: Option<u32>,
+    /// Bind every probe to this local address (IPv4 or IPv6) before connecting: for a
+    /// multi-homed scanner, or to test rules on the source address; per target: `source:`,
+    /// which wins. An address that is not this machine's, or of the other family than the
+    /// target's, is a `local-error` (no packet sent), never a verdict.
+    #[arg(long, value_name = "ADDR", value_parser = source)]
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// `--service-detect`.

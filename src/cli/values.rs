@@ -1,6 +1,6 @@
-//! Value parsers for the command line: durations within their bounds, sizes, `K/N` shards,
-//! `FORMAT=FILE`, rates, `OLD=NEW` vantage pairs, port lists, and `--expect` words (which also feed shell
-//! completion). Each error says what was expected.
+//! Value parsers for the command line: durations within their bounds, source addresses, sizes,
+//! `K/N` shards, `FORMAT=FILE`, rates, `OLD=NEW` vantage pairs, port lists, and `--expect` words
+//! (which also feed shell completion). Each error says what was expected.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +25,10 @@ pub(super) fn attempt_gap(s: &str) -> Result<Duration, String> {
 
 pub(super) fn port_list(s: &str) -> Result<crate::inventory::PortSet, String> {
     crate::inventory::parse_port_list(s).map(crate::inventory::PortSet::from_ranges)
+}
+
+pub(super) fn source(s: &str) -> Result<std::net::IpAddr, String> {
+    crate::inventory::parse_source(s)
 }
 
 pub(super) fn size(s: &str) -> Result<u64, String> {

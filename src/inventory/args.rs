@@ -306,6 +306,7 @@ impl Inventory {
             service: None,
             hello: None,
             cert_min_days: None,
+            source: None,
         }));
         self.reindex_from(first_new);
     }

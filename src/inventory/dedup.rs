@@ -1,11 +1,12 @@
-//! Repeated ports: within one entry's list (a warning) and across entries with the same name and
-//! host (a warning, and the later entry loses the repeated ports, so that every (name, address,
-//! port) yields exactly one record, with the first entry's settings).
+//! Repeated ports: within one entry's list (a warning) and across entries with the same name,
+//! host and `source:` (a warning, and the later entry loses the repeated ports, so that every
+//! (name, address, port, source) yields exactly one record, with the first entry's settings).
 //!
-//! Entries are grouped by (name, host) with a hash map, and each group keeps the ports claimed so
-//! far as merged ranges in a B-tree: an entry costs O(r log r) for its r ranges (amortised), so a
-//! whole inventory is O(n log n), not a comparison of every pair of entries. Warnings are
-//! summarised (a few ranges and "and N more") and at most [`WARN_LINES`] of each kind are listed.
+//! Entries are grouped by (name, host, source) with a hash map, and each group keeps the ports
+//! claimed so far as merged ranges in a B-tree: an entry costs O(r log r) for its r ranges
+//! (amortised), so a whole inventory is O(n log n), not a comparison of every pair of entries.
+//! Warnings are summarised (a few ranges and "and N more") and at most [`WARN_LINES`] of each
+//! kind are listed.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -79,15 +80,18 @@ impl Inventory {
             ));
         }
         self.listed_twice = 0;
-        // Entries of one (name, host) as a linked list in entry order: `next[i]` is the
+        // Entries of one (name, host, source) as a linked list in entry order: `next[i]` is the
         // following entry with the same key (no allocation per group).
         let n = self.targets.len();
         let mut next = vec![usize::MAX; n];
         let mut heads: Vec<usize> = Vec::new();
         {
-            let mut ends: HashMap<(Option<&str>, &Host), (usize, usize)> = HashMap::new();
+            // The source is part of the key: the same host:port from two sources is two
+            // probes (and two records), e.g. to test a rule on `ip saddr`.
+            type Key<'a> = (Option<&'a str>, &'a Host, Option<std::net::IpAddr>);
+            let mut ends: HashMap<Key<'_>, (usize, usize)> = HashMap::new();
             for (i, t) in self.targets.iter().enumerate() {
-                match ends.entry((t.name.as_deref(), &t.host)) {
+                match ends.entry((t.name.as_deref(), &t.host, t.source)) {
                     Entry::Occupied(mut e) => {
                         let (head, tail) = *e.get();
                         if head == tail {
@@ -188,7 +192,7 @@ enum More {
 /// Sorted, disjoint port ranges.
 type Ranges = Vec<(u16, u16)>;
 
-/// Ports claimed so far by the entries of one (name, host) group.
+/// Ports claimed so far by the entries of one (name, host, source) group.
 #[derive(Default)]
 struct Claims {
     /// Every claimed port as merged, disjoint, non-adjacent ranges: start → end.

@@ -46,6 +46,7 @@ pub use expand::{Probe, Probes};
 pub use host::Host;
 pub use list::looks_like_yaml;
 pub use ports::{PortSet, parse_list as parse_port_list};
+pub use raw::parse_source;
 
 use crate::input;
 use crate::service::Service;
@@ -104,6 +105,8 @@ pub struct Target {
     pub hello: Option<bool>,
     /// `cert_min_days:`; None = the run's `--cert-min-days`.
     pub cert_min_days: Option<u32>,
+    /// `source:`, the local address its probes bind to; None = the run's `--source`.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl Target {
@@ -224,6 +227,7 @@ impl Inventory {
                 service: t.service,
                 hello: t.hello,
                 cert_min_days: t.cert_min_days,
+                source: t.source,
             }));
         }
         self.digest_input.extend_from_slice(text.as_bytes());

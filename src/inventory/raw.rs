@@ -9,6 +9,7 @@
 //! "invalid type" error is reworded from them into "expected …, found …".
 
 mod service_keys;
+mod source_key;
 mod values;
 
 use std::fmt;
@@ -21,8 +22,10 @@ use super::wording::{FILE_SHAPE, TARGET_SHAPE, TARGETS_SHAPE, shaped};
 use super::{Host, PortSet};
 use crate::verdict::ExpectSpec;
 use service_keys::{CertDaysKey, HelloKey, ServiceKey};
+use source_key::SourceKey;
 use values::{Control, ExcludeList, Label, Tags};
 
+pub use source_key::parse_source;
 pub(super) use values::{Dur, LingerKey, TimeoutKey};
 
 /// Parse one file's text (already depth-checked) into its serde model.
@@ -120,6 +123,8 @@ pub(super) struct RawTarget {
     pub hello: Option<bool>,
     /// `cert_min_days:`.
     pub cert_min_days: Option<u32>,
+    /// `source:`.
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// Top-level keys; any other is refused ("unknown field `x`, expected one of …").
@@ -148,6 +153,7 @@ enum Field {
     Hello,
     #[serde(rename = "cert_min_days")]
     CertMinDays,
+    Source,
 }
 
 /// Put `v` in `slot`, refusing a key given twice.
@@ -255,6 +261,7 @@ impl<'de> Visitor<'de> for TargetVisitor {
         let (mut expect, mut tags, mut timeout, mut linger) = (None, None, None, None);
         let mut control = None;
         let (mut service, mut hello, mut cert_min_days) = (None, None, None);
+        let mut source = None;
         while let Some(key) = map.next_key::<Field>()? {
             match key {
                 Field::Name => set(&mut name, map.next_value::<Label>()?.0, "name")?,
@@ -273,6 +280,7 @@ impl<'de> Visitor<'de> for TargetVisitor {
                     map.next_value::<CertDaysKey>()?.0,
                     "cert_min_days",
                 )?,
+                Field::Source => set(&mut source, map.next_value::<SourceKey>()?.0, "source")?,
             }
         }
         let host = host.ok_or_else(|| {
@@ -287,6 +295,9 @@ impl<'de> Visitor<'de> for TargetVisitor {
             (Some(p), None) | (None, Some(p)) => p,
             (None, None) => return Err(de::Error::custom("target has no `port` or `ports`")),
         };
+        if let Some(src) = source {
+            source_key::check_family(src, &host).map_err(de::Error::custom)?;
+        }
         Ok(RawTarget {
             name,
             host,
@@ -299,6 +310,7 @@ impl<'de> Visitor<'de> for TargetVisitor {
             service,
             hello,
             cert_min_days,
+            source,
         })
     }
 }

@@ -178,6 +178,65 @@ fn duplicates_warn_and_are_probed_once() {
 }
 
 #[test]
+fn source_is_per_target_checked_where_it_stands_and_part_of_the_duplicate_key() {
+    let inv = parse("targets:\n  - {host: 127.0.0.1, port: 1, source: 127.0.0.2}\n  - {host: 127.0.0.1, port: 1, source: 127.0.0.3}\n  - {host: 127.0.0.1, port: 1}\n  - {host: db.internal, port: 1, source: \"::1\"}\n").unwrap();
+    let sources: Vec<Option<String>> = inv
+        .targets
+        .iter()
+        .map(|t| t.source.map(|s| s.to_string()))
+        .collect();
+    let want = [Some("127.0.0.2"), Some("127.0.0.3"), None, Some("::1")];
+    assert_eq!(sources, want.map(|s| s.map(String::from)));
+    // One host:port from two sources and from the kernel's choice: three probes (and the name).
+    assert_eq!(inv.probes().count(), 4, "{:?}", inv.warnings);
+    assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+    let same = parse("targets:\n  - {host: 127.0.0.1, port: 1, source: 127.0.0.2}\n  - {host: 127.0.0.1, port: 1, source: 127.0.0.2}\n").unwrap();
+    assert_eq!(same.probes().count(), 1);
+    assert_eq!(same.warnings.len(), 1, "{:?}", same.warnings);
+    for (text, at, what) in [
+        (
+            "targets:\n  - host: 127.0.0.1\n    port: 22\n    source: localhost\n",
+            "inv.yaml:4:13:",
+            "bad source `localhost`, expected a local IPv4 or IPv6 address",
+        ),
+        (
+            "targets:\n  - host: 127.0.0.1\n    port: 22\n    source: 0.0.0.0\n",
+            "inv.yaml:4:13:",
+            "unspecified",
+        ),
+        (
+            "targets:\n  - host: 127.0.0.1\n    port: 22\n    source: [127.0.0.2]\n",
+            "inv.yaml:4:13:",
+            "found a list",
+        ),
+        (
+            "targets:\n  - host: \"::1\"\n    port: 22\n    source: 127.0.0.2\n",
+            "inv.yaml:2:5:",
+            "`source` 127.0.0.2 is IPv4, but `host` ::1 is IPv6",
+        ),
+        (
+            "targets:\n  - {host: 127.0.0.0/30, port: 22, source: \"::1\"}\n",
+            "inv.yaml:2:5:",
+            "`source` ::1 is IPv6, but `host` 127.0.0.0/30 is IPv4",
+        ),
+        (
+            "targets:\n  - {host: 127.0.0.1, port: 22, source: 127.0.0.2, source: 127.0.0.3}\n",
+            "inv.yaml:2:",
+            "duplicate field `source`",
+        ),
+        (
+            "defaults: {source: 127.0.0.2}\ntargets:\n  - {host: 127.0.0.1, port: 22}\n",
+            "inv.yaml:1:12:",
+            "unknown field `source`",
+        ),
+    ] {
+        let e = err(text);
+        assert!(e.starts_with(at), "{e:?} should start with {at}");
+        assert!(e.contains(what), "{e:?} should say {what}");
+    }
+}
+
+#[test]
 fn cidr_expansion_is_port_major_and_skips_network_broadcast() {
     let inv = parse("targets:\n  - {host: 127.0.0.0/30, ports: \"1-2\"}\n").unwrap();
     let got: Vec<String> = inv

@@ -55,6 +55,8 @@ pub struct Limits {
     pub attempt_gap: Duration,
     /// How probes speak to services (`--style`, `--hello`, ...).
     pub services: crate::service::policy::Policy,
+    /// `--source`: the local address every probe binds to, unless its target has `source:`.
+    pub source: Option<IpAddr>,
 }
 
 /// What the pool counted besides the records it sent.
@@ -249,6 +251,7 @@ impl Dispatcher {
                 }
                 _ => target.host_label.clone(),
             },
+            source: target.source.or(self.limits.source),
         };
         let (target, tx, sd, meta) = (
             target.clone(),

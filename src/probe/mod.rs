@@ -14,9 +14,10 @@
 pub mod classify;
 mod linger;
 mod session;
+mod source;
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,8 @@ pub struct Outcome {
     pub rejection: Option<crate::service::Rejection>,
     /// The TLS handshake's facts.
     pub tls: Option<TlsInfo>,
+    /// The local address the probe bound to, or tried to ([`Settings::source`]).
+    pub source: Option<IpAddr>,
 }
 
 impl Outcome {
@@ -81,6 +84,7 @@ impl Outcome {
             greeting: None,
             rejection: None,
             tls: None,
+            source: None,
         }
     }
 
@@ -119,13 +123,26 @@ pub struct Settings {
     pub plan: Plan,
     /// The host as written: HTTP `Host:` and TLS server name.
     pub host: Arc<str>,
+    /// Local address to bind to before connecting (`--source`, `source:`); None = the
+    /// kernel's choice.
+    pub source: Option<IpAddr>,
 }
 
 /// Probe `addr` `s.attempts` times (each with its retries), `s.attempt_gap` apart; the verdict
 /// is the majority (ties go to the verdict seen first), and every attempt's verdict is kept.
-pub async fn probe(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Outcome {
+/// Every attempt binds to `s.source` when set; a source of the other family makes no attempt.
+pub async fn probe(addr: SocketAddr, s: Settings, shutdown: Shutdown) -> Outcome {
+    let mut out = match s.source.and_then(|src| source::mismatch(src, addr)) {
+        Some(o) => o,
+        None => probe_attempts(addr, &s, shutdown).await,
+    };
+    out.source = s.source;
+    out
+}
+
+async fn probe_attempts(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> Outcome {
     if s.attempts <= 1 {
-        return probe_once(addr, &s, shutdown).await;
+        return probe_once(addr, s, shutdown).await;
     }
     let mut outs: Vec<Outcome> = Vec::new();
     for i in 0..s.attempts {
@@ -135,7 +152,7 @@ pub async fn probe(addr: SocketAddr, s: Settings, mut shutdown: Shutdown) -> Out
                 () = shutdown.wait() => break,
             }
         }
-        let o = probe_once(addr, &s, shutdown.clone()).await;
+        let o = probe_once(addr, s, shutdown.clone()).await;
         let stop = o.verdict == Verdict::Interrupted;
         outs.push(o);
         if stop {
@@ -239,11 +256,16 @@ async fn attempt_once(addr: SocketAddr, s: &Settings, shutdown: &mut Shutdown) -
     if let Err(e) = sock.set_linger(Some(Duration::ZERO)) {
         return setup_error("socket setup", &e);
     }
+    if let Some(src) = s.source {
+        if let Some(out) = source::bind(&sock, src) {
+            return out;
+        }
+    }
     let start = Instant::now();
     let immediate = match sock.connect(&addr.into()) {
         Ok(()) => true,
         Err(e) if os_err(&e) == Some(libc::EINPROGRESS) => false,
-        Err(e) => return sync_connect_error(&e, start.elapsed()),
+        Err(e) => return sync_connect_error(&e, start.elapsed(), s.source),
     };
     let stream = match TcpStream::from_std(std::net::TcpStream::from(sock)) {
         Ok(s) => s,
@@ -323,14 +345,20 @@ async fn wait_connected(stream: &TcpStream) -> io::Result<()> {
     }
 }
 
-fn sync_connect_error(e: &io::Error, after: Duration) -> Outcome {
+fn sync_connect_error(e: &io::Error, after: Duration, source: Option<IpAddr>) -> Outcome {
     let errno = os_err(e);
     let verdict = classify(Phase::ConnectSync, errno);
     let name = errno.map_or_else(|| e.to_string(), errno_name);
     let detail = if verdict == Verdict::LocalError {
-        format!(
-            "connect() failed immediately with {name}: local (no route, broadcast, or out of resources); no packet sent"
-        )
+        match source {
+            // IPv4 with ip_nonlocal_bind: bind() took an address the route lookup then refuses.
+            Some(src) => format!(
+                "connect() from source {src} failed immediately with {name}: local (no route, broadcast, a source that is not an address of this machine, or out of resources); no packet sent"
+            ),
+            None => format!(
+                "connect() failed immediately with {name}: local (no route, broadcast, or out of resources); no packet sent"
+            ),
+        }
     } else {
         format!("{name} immediately ({})", fmt_ms(after))
     };

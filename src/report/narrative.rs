@@ -24,7 +24,10 @@ impl Sink for Narrative {
     fn record(&mut self, r: &Record) -> io::Result<()> {
         let w = &mut self.out;
         match r.addr {
-            Some(a) => writeln!(w, "Trying {a} port {}...", r.port)?,
+            Some(a) => match r.source {
+                Some(src) => writeln!(w, "Trying {a} port {} from {src}...", r.port)?,
+                None => writeln!(w, "Trying {a} port {}...", r.port)?,
+            },
             None => writeln!(w, "Resolving {}...", r.host)?,
         }
         writeln!(w, "  {}", r.detail)?;

@@ -106,17 +106,21 @@ impl Item for Row {
     }
 }
 
-/// Flags worth a glance: control, untrusted, wildcard.
+/// Flags worth a glance: control, untrusted, wildcard, and the source address it was probed
+/// from (`--source`, `source:`).
 fn notes(r: &Record) -> String {
-    let mut n: Vec<&str> = Vec::new();
+    let mut n: Vec<String> = Vec::new();
     if r.control {
-        n.push("control");
+        n.push("control".into());
     }
     if !r.trusted {
-        n.push("UNTRUSTED");
+        n.push("UNTRUSTED".into());
     }
     if r.wildcard {
-        n.push("WILDCARD");
+        n.push("WILDCARD".into());
+    }
+    if let Some(src) = r.source {
+        n.push(format!("from {src}"));
     }
     if n.is_empty() {
         "-".into()

@@ -66,7 +66,7 @@ impl Collector {
         if let (Some(w), Verdict::Open, Some(ip)) = (self.wildcard.as_mut(), r.verdict, r.addr) {
             match w.hosts.get_mut(&ip) {
                 None => {
-                    w.start(ip, wtx.clone());
+                    w.start(ip, r.source, wtx.clone());
                     w.hosts.insert(ip, WState::Checking(vec![r]));
                     return;
                 }

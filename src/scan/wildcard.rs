@@ -1,7 +1,9 @@
 //! Accept-all detection: for each host with an `open` result, one connect to a port nobody
 //! should serve (`--wildcard-port`); if it accepts too, that host's open results are flagged
 //! `wildcard` (a SYN proxy, CDN or port forwarder answering everything). The check goes through
-//! the scan's [`Gate`], so it honours `-c`, `--per-host` and `--rate`.
+//! the scan's [`Gate`], so it honours `-c`, `--per-host` and `--rate`, and it binds to the
+//! source of the open result that triggered it (`--source`, or that target's `source:`), so
+//! that a rule on the source address is seen the same way.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -45,6 +47,7 @@ impl Wildcard {
             attempt_gap: Duration::ZERO,
             plan: crate::service::policy::Plan::tcp(crate::service::policy::Style::Connect),
             host: Arc::from(""),
+            source: None,
         };
         Wildcard {
             port,
@@ -56,11 +59,20 @@ impl Wildcard {
         }
     }
 
-    /// Check `ip` once, off the collector (the answer arrives on `tx`); the probe takes its
-    /// permits and rate slot from the scan's gate like every other connect.
-    pub(super) fn start(&mut self, ip: IpAddr, tx: mpsc::Sender<(IpAddr, Option<String>)>) {
+    /// Check `ip` once from `source`, off the collector (the answer arrives on `tx`); the
+    /// probe takes its permits and rate slot from the scan's gate like every other connect.
+    pub(super) fn start(
+        &mut self,
+        ip: IpAddr,
+        source: Option<IpAddr>,
+        tx: mpsc::Sender<(IpAddr, Option<String>)>,
+    ) {
         self.in_flight += 1;
-        let (port, settings, sd) = (self.port, self.settings.clone(), self.shutdown.clone());
+        let (port, sd) = (self.port, self.shutdown.clone());
+        let settings = probe::Settings {
+            source,
+            ..self.settings.clone()
+        };
         let gate = self.gate.clone();
         tokio::spawn(async move {
             let Some(admission) = gate.admit(SocketAddr::new(ip, port), &sd).await else {

@@ -15,6 +15,7 @@ pub const RECORD_KEYS: &[&str] = &[
     "host",
     "addr",
     "port",
+    "source",
     "verdict",
     "expect",
     "ok",
