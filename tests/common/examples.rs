@@ -190,3 +190,50 @@ pub fn assert_valid_inventory(what: &str, text: &str) {
 pub fn sq(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// `telltale wait` examples
+// ---------------------------------------------------------------------------------------------
+
+/// A container's argv: `command` then `args` (Kubernetes), each a string.
+pub fn container_argv(c: &Yaml) -> Vec<String> {
+    let mut argv = Vec::new();
+    for key in ["command", "args"] {
+        if let Some(seq) = c[key].as_sequence() {
+            argv.extend(seq.iter().map(|v| {
+                v.as_str()
+                    .unwrap_or_else(|| panic!("{key}: not a string: {v:?}"))
+                    .to_string()
+            }));
+        }
+    }
+    argv
+}
+
+/// `argv` with the value after `flag` replaced by `value` (the flag must be there once).
+pub fn with_flag(argv: &[String], flag: &str, value: &str) -> Vec<String> {
+    let at: Vec<usize> = (0..argv.len()).filter(|&i| argv[i] == flag).collect();
+    assert_eq!(at.len(), 1, "{flag} once in {argv:?}");
+    assert!(at[0] + 1 < argv.len(), "{flag} without a value in {argv:?}");
+    let mut out = argv.to_vec();
+    out[at[0] + 1] = value.to_string();
+    out
+}
+
+/// The value after `flag` in `argv`, if the flag is there.
+pub fn flag_value<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
+    let i = argv.iter().position(|a| a == flag)?;
+    argv.get(i + 1).map(String::as_str)
+}
+
+/// `argv` as one shell command line, every word single-quoted.
+pub fn sh_line(argv: &[String]) -> String {
+    argv.iter().map(|a| sq(a)).collect::<Vec<_>>().join(" ")
+}
+
+/// The row of the results table (`telltale wait`'s final table) whose NAME is `name`.
+pub fn table_row<'a>(table: &'a str, name: &str) -> Option<&'a str> {
+    table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+}
