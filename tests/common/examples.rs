@@ -1,9 +1,12 @@
 //! Reading `examples/`: files, the YAML of Kubernetes/Ansible/GitHub files, shell command
 //! lines (`words`, `telltale_lines`) and whether a `telltale ...` line is a valid invocation
-//! (`check_invocation`, a `--dry-run` that sends nothing), and the report records their
-//! commands write (`report_records`, validated against the record schema).
+//! (`check_invocation`, a `--dry-run` that sends nothing), the report records their
+//! commands write (`report_records`, validated against the record schema), container argv and
+//! flag edits for the `telltale wait` examples, and the pieces of a playbook emulation
+//! (`render`, `task_module`, `play_vars`, `rc_condition`).
 //!
 //! Not re-exported at `common::`; use `common::examples::*`.
+use std::collections::BTreeMap;
 use std::process::Command;
 
 use serde::Deserialize;
@@ -236,4 +239,109 @@ pub fn table_row<'a>(table: &'a str, name: &str) -> Option<&'a str> {
     table
         .lines()
         .find(|l| l.split_whitespace().next() == Some(name))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ansible playbooks, emulated
+// ---------------------------------------------------------------------------------------------
+
+/// The Jinja expressions the test can substitute: bare variable names only.
+pub fn render(template: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let j = rest[i..]
+            .find("}}")
+            .unwrap_or_else(|| panic!("unclosed {{{{ in {template}"));
+        let name = rest[i + 2..i + j].trim();
+        let value = vars.get(name).unwrap_or_else(|| {
+            panic!("template `{template}` uses `{name}`: not a plain variable the test knows")
+        });
+        out.push_str(value);
+        rest = &rest[i + j + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Which module a task uses, and its arguments.
+pub fn task_module(task: &Yaml) -> (String, &Yaml) {
+    const KNOWN: [&str; 7] = ["file", "copy", "command", "shell", "fetch", "debug", "fail"];
+    const META: [&str; 8] = [
+        "name",
+        "register",
+        "changed_when",
+        "failed_when",
+        "when",
+        "become",
+        "run_once",
+        "tags",
+    ];
+    let mut found = None;
+    for (k, v) in task.as_mapping().unwrap() {
+        let k = k.as_str().unwrap();
+        if META.contains(&k) {
+            continue;
+        }
+        let short = k.strip_prefix("ansible.builtin.").unwrap_or(k);
+        assert!(
+            KNOWN.contains(&short),
+            "task uses module `{k}`, which this test cannot emulate: {task:?}"
+        );
+        assert!(found.is_none(), "two modules in one task: {task:?}");
+        found = Some((short.to_string(), v));
+    }
+    found.unwrap_or_else(|| panic!("task without a module: {task:?}"))
+}
+
+/// A play's `vars:` as strings (numbers and booleans written as Ansible would render them).
+pub fn play_vars(play: &Yaml) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    if let Some(pv) = play["vars"].as_mapping() {
+        for (k, v) in pv {
+            let v = match v {
+                Yaml::String(s) => s.clone(),
+                Yaml::Bool(b) => b.to_string(),
+                Yaml::Number(n) => n.to_string(),
+                other => panic!("var {k:?}: unsupported value {other:?}"),
+            };
+            vars.insert(k.as_str().unwrap().to_string(), v);
+        }
+    }
+    vars
+}
+
+/// Whether a condition on a registered return code holds: `REG.rc == N`, `REG.rc != N`,
+/// `REG.rc in [N, ...]` or `REG.rc not in [N, ...]` (`rcs`: REG → exit code). Any other form
+/// panics: the test cannot judge it.
+pub fn rc_condition(expr: &str, rcs: &BTreeMap<String, i32>) -> bool {
+    let (reg, rest) = expr
+        .trim()
+        .split_once(".rc ")
+        .unwrap_or_else(|| panic!("condition `{expr}`: not `REG.rc ...`"));
+    let rc = *rcs
+        .get(reg)
+        .unwrap_or_else(|| panic!("condition `{expr}`: `{reg}` was not registered before"));
+    let list = |l: &str| -> Vec<i32> {
+        l.trim()
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .unwrap_or_else(|| panic!("condition `{expr}`: not a list"))
+            .split(',')
+            .map(|n| n.trim().parse().unwrap())
+            .collect()
+    };
+    let rest = rest.trim();
+    if let Some(l) = rest.strip_prefix("not in ") {
+        !list(l).contains(&rc)
+    } else if let Some(l) = rest.strip_prefix("in ") {
+        list(l).contains(&rc)
+    } else if let Some(n) = rest.strip_prefix("== ") {
+        rc == n.trim().parse::<i32>().unwrap()
+    } else if let Some(n) = rest.strip_prefix("!= ") {
+        rc != n.trim().parse::<i32>().unwrap()
+    } else {
+        panic!("condition `{expr}`: only ==, !=, in, not in")
+    }
 }
