@@ -36,6 +36,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `errno` | string \| null | symbolic errno behind the verdict |
 /// | `attempts` | int | attempts made (retries of `filtered`/`local-error` included) |
 /// | `tags` | [string] | the target's tags |
+/// | `origin` | string | where the target was written: `FILE:LINE` of its inventory entry or list line, `stdin:LINE`, or `argv[N]` (the N-th positional argument) |
 /// | `vantage` | string | where the scan ran from (`--vantage`, default: the hostname) |
 /// | `control` | bool | the target is a positive control (`control: true`) |
 /// | `trusted` | bool | false when a positive control failed: a `filtered`/`unreachable`/`refused` verdict then proves nothing |
@@ -86,6 +87,8 @@ pub struct Record {
     pub attempts: u32,
     /// Target tags.
     pub tags: Arc<[String]>,
+    /// Where the target was written (`targets.yaml:12`, `argv[3]`, `stdin:4`).
+    pub origin: Arc<str>,
     /// Where the scan ran from.
     pub vantage: Arc<str>,
     /// Positive control target.
@@ -206,6 +209,7 @@ impl Record {
             errno: o.errno,
             attempts: o.attempts,
             tags: target.tags.clone(),
+            origin: target.origin.clone(),
             vantage: meta.vantage.clone(),
             control: target.control,
             trusted: true,
@@ -322,6 +326,7 @@ mod tests {
             errno: Some("ECONNREFUSED".into()),
             attempts: 3,
             tags: Arc::from(vec!["prod".to_string(), "db".to_string()]),
+            origin: Arc::from("inv.yaml:7"),
             vantage: Arc::from("dmz"),
             control: true,
             trusted: false,

@@ -57,11 +57,11 @@ timed block $W inv_block.yaml --interval 500ms --deadline 20s --linger 200ms &
 L3=$!
 
 # flap: 2004 up 0.4 s, down 1 s, over and over; --stable 3 at 300 ms never sees 3 in a row,
-# --stable 1 does pass on one good round.
-( while :; do lab_start flap --ip 127.0.0.1 --open 2004 2005; sleep 0.4; lab_stop flap; sleep 1; done ) &
+# while --stable 1, on the same port at the same time, passes on one good round.
+( while :; do lab_start flap --ip 127.0.0.1 --open 2004; sleep 0.4; lab_stop flap; sleep 1; done ) &
 timed stable3 $W 127.0.0.1:2004 --stable 3 --interval 300ms --max-interval 300ms --deadline 5s --linger 100ms &
 L4=$!
-timed stable1 $W 127.0.0.1:2005 --stable 1 --interval 300ms --max-interval 300ms --deadline 10s --linger 100ms &
+timed stable1 $W 127.0.0.1:2004 --stable 1 --interval 300ms --max-interval 300ms --deadline 10s --linger 100ms &
 L5=$!
 
 # blackhole: 2007 is dropped; the probe's own timeout (3 s, one retry) outlasts the deadline.

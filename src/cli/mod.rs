@@ -26,14 +26,15 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Scan every host:port of one or more YAML inventories (merged in order).
+    /// Scan every host:port of inventories (YAML or plain lists, merged in order) and of targets
+    /// given on the command line.
     #[command(after_long_help = crate::cmd::manual::scan_help())]
     Scan(ScanArgs),
     /// Wait until every target is as expected (a database open, an admin port blocked), probing
     /// again only those that are not; at the deadline, say why not and who to ask (exit 1).
     #[command(after_long_help = crate::cmd::manual::wait_help())]
     Wait(wait::WaitArgs),
-    /// Probe one host:port and explain, telnet-style, what happened and who to ask.
+    /// Probe one host's port(s) and explain, telnet-style, what happened and who to ask.
     #[command(after_long_help = crate::cmd::manual::probe_help())]
     Probe(ProbeArgs),
     /// Start built-in loopback services showing each verdict and scan targets.example.yaml against them.
@@ -81,11 +82,13 @@ pub struct ScanArgs {
 /// `telltale probe`.
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// Name, IPv4 or IPv6 address.
-    pub host: String,
-    /// Port (1-65535).
-    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    /// What to probe: `host:port`, `host:80,443`, `[::1]:22`, or a bare host (a name, an IPv4
+    /// or IPv6 address) followed by PORTS.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// Ports of a bare TARGET: `22`, `80,443`, `8000-8010` (1-65535); one narrative per port.
+    #[arg(value_name = "PORTS")]
+    pub ports: Option<String>,
     /// Expected verdict(s) or alias, e.g. `blocked` or `open,refused`.
     #[arg(long, default_value = "open", value_parser = ExpectWords)]
     pub expect: String,

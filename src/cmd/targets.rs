@@ -2,15 +2,23 @@
 //! (stdin), command-line targets and `--targets-file` lists, read on a blocking thread (capped,
 //! interruptible) into one [`Inventory`]. Errors are printed here, once, positioned
 //! (`telltale: FILE:LINE:COL: ...`), and nothing is probed.
+//!
+//! Each positional argument, in order: `-` is stdin; an argument naming an existing path is a
+//! file; anything else must parse as a target (`crate::inventory::parse_target`), its records'
+//! `origin` being `argv[N]` (N counts the command's positional arguments from 1, options not
+//! counted). Files and stdin are YAML or a plain list: a `*.yaml`/`*.yml` file is YAML, any
+//! other is told apart by its first line (`crate::inventory::looks_like_yaml`); each
+//! `--targets-file` (read after the positionals) is a plain list.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::TargetOpts;
 use crate::config::ScanConfig;
 use crate::exit::Exit;
 use crate::input;
-use crate::inventory::Inventory;
+use crate::inventory::{Fallback, Inventory, InventoryError, Overrides};
 use crate::shutdown::Shutdown;
+use crate::verdict::Expect;
 
 /// Load every positional `INVENTORY|TARGET` argument of `cmd` (in order, then each
 /// `--targets-file`) into one inventory. On bad input the error is printed on stderr with
@@ -29,18 +37,25 @@ pub async fn load_targets(
     } else {
         "nothing probed"
     };
-    let paths: Vec<PathBuf> = args
-        .into_iter()
-        .map(PathBuf::from)
-        .chain(opts.targets_file.iter().cloned())
-        .collect();
-    let once = paths.iter().chain(&cfg.baseline).map(PathBuf::as_path);
+    let once = args
+        .iter()
+        .map(Path::new)
+        .chain(opts.targets_file.iter().map(PathBuf::as_path))
+        .chain(cfg.baseline.as_deref());
     if let Err(e) = input::stdin_at_most_once(once) {
         eprintln!("telltale: {e}; {nothing}");
         return Err(Exit::Usage);
     }
+    let fb = match fallback(opts) {
+        Ok(fb) => fb,
+        Err(m) => {
+            eprintln!("telltale: {m}; {nothing}");
+            return Err(Exit::Usage);
+        }
+    };
+    let lists = opts.targets_file.clone();
     let (ov, max) = (cfg.overrides, cfg.max_input);
-    let load = move || Inventory::load_capped(&paths, ov, max);
+    let load = move || load(&args, &lists, &fb, ov, max);
     match input::interruptible(shutdown, load).await {
         None => {
             eprintln!("telltale: interrupted while reading the inventory: {nothing}");
@@ -57,4 +72,69 @@ pub async fn load_targets(
             Err(Exit::Usage)
         }
     }
+}
+
+/// `-p/--ports` and `--expect` as the inventory takes them.
+fn fallback(opts: &TargetOpts) -> Result<Fallback, String> {
+    let expect = match &opts.expect {
+        None => None,
+        Some(words) => Some(words.split(',').try_fold(Expect::EMPTY, |e, w| {
+            Expect::parse_word(w)
+                .map(|x| e.union(x))
+                .map_err(|m| format!("--expect: {m}"))
+        })?),
+    };
+    Ok(Fallback {
+        ports: opts.ports.clone(),
+        expect,
+    })
+}
+
+/// Read and parse everything, in order (blocking).
+fn load(
+    args: &[String],
+    lists: &[PathBuf],
+    fb: &Fallback,
+    ov: Overrides,
+    max: u64,
+) -> Result<Inventory, InventoryError> {
+    let mut inv = Inventory::default();
+    inv.set_fallback_expect(fb.expect);
+    for (i, arg) in args.iter().enumerate() {
+        let path = Path::new(arg);
+        if input::is_stdin(path) || path.exists() {
+            let file = input::read(path, max)?;
+            if is_yaml_name(path) {
+                inv.add_text(&file.label, &file.text, ov)?;
+            } else {
+                inv.add_input(&file.label, &file.text, fb, ov)?;
+            }
+        } else {
+            inv.add_arg(i + 1, arg, fb, ov)?;
+        }
+    }
+    for path in lists {
+        let file = input::read(path, max)?;
+        inv.add_list(&file.label, &file.text, fb, ov)?;
+    }
+    if let Some(p) = fb.ports.as_ref().filter(|_| inv.took_ports() == 0) {
+        return Err(InventoryError {
+            file: "-p/--ports".into(),
+            line: 0,
+            column: 0,
+            message: format!(
+                "`{p}` is for bare hosts (a HOST without `:PORT`), and no target is one; \
+                 write the ports on the target (`db.internal:{p}`) or drop -p"
+            ),
+            local: false,
+        });
+    }
+    inv.finish();
+    Ok(inv)
+}
+
+/// A file named `*.yaml` or `*.yml` is YAML whatever its first line looks like.
+fn is_yaml_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }

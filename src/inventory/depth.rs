@@ -8,6 +8,10 @@
 //! scalar or a block scalar, and refuses nesting deeper than [`MAX_DEPTH`] levels (flow levels
 //! plus block indentation levels) at the position of the first token past the limit.
 //!
+//! The same walk reports, to [`check_marking`]'s hook, the tokens that locate each target's
+//! entry in the text (see [`Mark`] and `super::lines`): serde_yaml gives no positions for
+//! values it parsed.
+//!
 //! It only measures depth; every other error is left to serde_yaml. Where the scan and libyaml
 //! could disagree (malformed text), the scan may count differently, but it always ends in one
 //! pass over the text.
@@ -36,7 +40,33 @@ impl TooDeep {
 }
 
 /// Scan `text` once; `Err` at the first token nested deeper than [`MAX_DEPTH`].
+#[cfg(test)]
 pub fn check(text: &str) -> Result<(), TooDeep> {
+    check_marking(text, |_| {})
+}
+
+/// A token the walk passed, for locating entries (lines and columns 1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mark<'a> {
+    /// A block mapping key outside flow collections; `top` when it is a key of the top-level
+    /// mapping; `text` as written (quotes included).
+    Key {
+        line: usize,
+        top: bool,
+        text: &'a [u8],
+    },
+    /// A block sequence entry's `-` outside flow collections.
+    Entry { line: usize, column: usize },
+    /// `[` or `{` (`brace`), `flow` collections deep with it.
+    Open {
+        line: usize,
+        flow: usize,
+        brace: bool,
+    },
+}
+
+/// [`check`], calling `hook` with every [`Mark`] in text order.
+pub(super) fn check_marking<'a>(text: &'a str, hook: impl FnMut(Mark<'a>)) -> Result<(), TooDeep> {
     Scan {
         b: text.as_bytes(),
         i: 0,
@@ -44,11 +74,12 @@ pub fn check(text: &str) -> Result<(), TooDeep> {
         col: 0,
         flow: 0,
         indents: Vec::new(),
+        hook,
     }
     .run()
 }
 
-struct Scan<'a> {
+struct Scan<'a, H> {
     b: &'a [u8],
     i: usize,
     /// 0-based line and column (characters) of `b[i]`.
@@ -58,6 +89,8 @@ struct Scan<'a> {
     flow: usize,
     /// Columns of the open block collections (libyaml's indent stack).
     indents: Vec<usize>,
+    /// Told every [`Mark`].
+    hook: H,
 }
 
 fn blank(c: u8) -> bool {
@@ -77,7 +110,7 @@ fn flow_indicator(c: u8) -> bool {
     matches!(c, b',' | b'[' | b']' | b'{' | b'}')
 }
 
-impl Scan<'_> {
+impl<'a, H: FnMut(Mark<'a>)> Scan<'a, H> {
     fn peek(&self, k: usize) -> u8 {
         self.b.get(self.i + k).copied().unwrap_or(0)
     }
@@ -172,6 +205,11 @@ impl Scan<'_> {
                 b'[' | b'{' => {
                     self.flow += 1;
                     self.depth_ok()?;
+                    (self.hook)(Mark::Open {
+                        line: self.line + 1,
+                        flow: self.flow,
+                        brace: c == b'{',
+                    });
                     self.bump();
                 }
                 b']' | b'}' => {
@@ -182,6 +220,12 @@ impl Scan<'_> {
                 b'%' if self.col == 0 => self.skip_to_eol(),
                 b'-' if blankz(next) => {
                     self.roll_indent()?;
+                    if self.flow == 0 {
+                        (self.hook)(Mark::Entry {
+                            line: self.line + 1,
+                            column: self.col + 1,
+                        });
+                    }
                     self.bump();
                 }
                 b'?' if blankz(next) => {
@@ -192,20 +236,20 @@ impl Scan<'_> {
                 b'|' | b'>' if self.flow == 0 => self.block_scalar(),
                 b'&' | b'*' | b'!' => self.property(),
                 b'"' | b'\'' => {
-                    let (line, col) = (self.line, self.col);
+                    let (line, col, start) = (self.line, self.col, self.i);
                     if c == b'"' {
                         self.double_quoted();
                     } else {
                         self.single_quoted();
                     }
-                    self.maybe_key(line, col)?;
+                    self.maybe_key(line, col, start)?;
                 }
                 // Characters that cannot start a token: libyaml stops there with an error.
                 b'@' | b'`' | b'|' | b'>' | b'%' => self.bump(),
                 _ => {
-                    let (line, col) = (self.line, self.col);
+                    let (line, col, start) = (self.line, self.col, self.i);
                     self.plain();
-                    self.maybe_key(line, col)?;
+                    self.maybe_key(line, col, start)?;
                 }
             }
         }
@@ -216,9 +260,9 @@ impl Scan<'_> {
         (c == b'-' || c == b'.') && self.peek(1) == c && self.peek(2) == c && blankz(self.peek(3))
     }
 
-    /// After a one-line scalar: a `:` on the same line makes it a key, which opens a block
-    /// mapping at the scalar's column.
-    fn maybe_key(&mut self, line: usize, col: usize) -> Result<(), TooDeep> {
+    /// After a one-line scalar (from byte `start`): a `:` on the same line makes it a key,
+    /// which opens a block mapping at the scalar's column.
+    fn maybe_key(&mut self, line: usize, col: usize, start: usize) -> Result<(), TooDeep> {
         if self.flow > 0 || self.line != line {
             return Ok(());
         }
@@ -226,10 +270,10 @@ impl Scan<'_> {
         while blank(self.peek(k)) {
             k += 1;
         }
-        if self.peek(k) == b':'
-            && blankz(self.peek(k + 1))
-            && self.indents.last().is_none_or(|&t| t < col)
-        {
+        if self.peek(k) != b':' || !blankz(self.peek(k + 1)) {
+            return Ok(());
+        }
+        if self.indents.last().is_none_or(|&t| t < col) {
             self.indents.push(col);
             if self.flow + self.indents.len() > MAX_DEPTH {
                 return Err(TooDeep {
@@ -238,6 +282,12 @@ impl Scan<'_> {
                 });
             }
         }
+        let b = self.b;
+        (self.hook)(Mark::Key {
+            line: line + 1,
+            top: self.indents.len() == 1 && self.indents[0] == col,
+            text: &b[start..self.i],
+        });
         Ok(())
     }
 

@@ -7,11 +7,17 @@
 //! serde_yaml is used under `raw` only; its errors are positioned in `error` and put in the
 //! user's words in `wording`.
 //!
+//! Targets can also be written as text: one command-line argument (`args`: `db:5432`,
+//! `[::1]:22`, `127.0.0.0/30:22-25`, a bare host with `-p`) or a plain list, one per line
+//! (`list`, which also tells a plain list from YAML). Every target records its `origin`: the
+//! YAML entry's `FILE:LINE` (`lines`), `argv[N]`, `stdin:LINE` or the list's `FILE:LINE`.
+//!
 //! Submodules: `raw` (the file as written), `host`, `ports`, `duration` (values), `depth`
-//! (nesting pre-scan), `error` (positions), `wording` (messages), `dedup` (repeated ports and
-//! their warnings), `excludes`, `expand` (lazy probes), `query` (counts, shards, size check,
-//! digest).
+//! (nesting pre-scan), `lines` (entry lines), `error` (positions), `wording` (messages),
+//! `dedup` (repeated ports and their warnings), `excludes`, `expand` (lazy probes), `query`
+//! (counts, shards, size check, digest), `args` and `list` (targets as text).
 
+mod args;
 mod dedup;
 mod depth;
 mod duration;
@@ -19,6 +25,8 @@ mod error;
 mod excludes;
 mod expand;
 mod host;
+mod lines;
+mod list;
 mod ports;
 mod query;
 mod raw;
@@ -28,17 +36,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use args::parse as parse_target;
+pub use args::{ARG_SHAPES, BadTarget, COMMAND_LINE, Fallback, Written, looks_like_path};
 pub use depth::MAX_DEPTH;
 pub use duration::{ATTEMPT_GAP, Bounds, GREETING_WAIT, LINGER, TIMEOUT, parse_duration};
 pub use error::InventoryError;
 pub use excludes::Excludes;
 pub use expand::{Probe, Probes};
 pub use host::Host;
+pub use list::looks_like_yaml;
 pub use ports::{PortSet, parse_list as parse_port_list};
 
 use crate::input;
 use crate::service::Service;
-use crate::verdict::ExpectSpec;
+use crate::verdict::{Expect, ExpectSpec};
 
 /// Inventories expanding to more probes than this are refused unless `--allow-large`.
 pub const LARGE_INVENTORY: u128 = 1 << 20;
@@ -64,6 +75,9 @@ pub struct Target {
     pub file: Arc<str>,
     /// Position of the entry in its file's `targets:` list (0-based).
     pub index: usize,
+    /// Where the target was written: `FILE:LINE` of its YAML list entry or plain-list line,
+    /// `stdin:LINE`, or `argv[N]` (the N-th positional argument of the command, from 1).
+    pub origin: Arc<str>,
     /// Optional label.
     pub name: Option<Arc<str>>,
     /// What to probe.
@@ -116,6 +130,11 @@ pub struct Inventory {
     shard: Option<(u32, u32)>,
     /// Entries whose own port list repeats ports (warned about up to a cap).
     listed_twice: usize,
+    /// Bare hosts that took their ports from `-p/--ports`.
+    took_ports: usize,
+    /// `--expect`: the expectation of YAML entries without `expect:` in a file without
+    /// `defaults: expect:` (None: `open`).
+    fallback_expect: Option<Expect>,
 }
 
 impl Inventory {
@@ -148,7 +167,9 @@ impl Inventory {
         ov: Overrides,
     ) -> Result<(), InventoryError> {
         // Bound the nesting before libyaml sees it: its cost grows with the square of the depth.
-        depth::check(text).map_err(|e| InventoryError {
+        // The same walk finds the line of each target's entry.
+        let mut entry_lines = lines::EntryLines::default();
+        depth::check_marking(text, |m| entry_lines.see(m)).map_err(|e| InventoryError {
             file: file.to_string(),
             line: e.line,
             column: e.column,
@@ -156,6 +177,8 @@ impl Inventory {
             local: false,
         })?;
         let raw = raw::parse(file, text)?;
+        let at = entry_lines.finish(raw.targets.len());
+        let label = list::origin_label(file).to_string();
         for e in raw.exclude {
             self.excludes.add(&e).map_err(|message| InventoryError {
                 file: file.to_string(),
@@ -182,13 +205,16 @@ impl Inventory {
             self.targets.push(Arc::new(Target {
                 file: file.clone(),
                 index,
+                origin: Arc::from(format!("{label}:{}", at.get(index).copied().unwrap_or(1))),
                 host_label: Arc::from(t.host.to_string()),
                 name: t.name.map(Arc::from),
                 host: t.host,
                 ports: t.ports,
                 expect: match t.expect {
                     Some(spec) => spec.with_fallback(file_expect.as_ref()),
-                    None => file_expect.clone().unwrap_or_default(),
+                    None => file_expect.clone().unwrap_or_else(|| {
+                        ExpectSpec::Plain(self.fallback_expect.unwrap_or_default())
+                    }),
                 },
                 tags: t.tags.into(),
                 timeout: t.timeout.map_or(timeout, |d| d.0),
@@ -204,6 +230,18 @@ impl Inventory {
         self.digest_input.push(0);
         self.reindex_from(first_new);
         Ok(())
+    }
+
+    /// `--expect`: the expectation of YAML entries that state none, in files without
+    /// `defaults: expect:`, added from now on (None: `open`).
+    pub fn set_fallback_expect(&mut self, e: Option<Expect>) {
+        self.fallback_expect = e;
+    }
+
+    /// Drop repeated (name, host, port) entries and warn about them, as [`Inventory::load`]
+    /// does after reading every file: call once, after the last target was added.
+    pub fn finish(&mut self) {
+        self.dedupe();
     }
 
     /// Parse one file's text into a complete inventory (as [`Inventory::load`] does for files):

@@ -83,7 +83,7 @@ impl Sink for Narrative {
         if s.total > 1 {
             writeln!(
                 self.out,
-                "{} addresses: {} as expected, {} not",
+                "{} probes: {} as expected, {} not",
                 s.total, s.ok, s.mismatches
             )?;
         }

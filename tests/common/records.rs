@@ -25,6 +25,7 @@ pub const RECORD_KEYS: &[&str] = &[
     "errno",
     "attempts",
     "tags",
+    "origin",
     "vantage",
     "control",
     "trusted",
