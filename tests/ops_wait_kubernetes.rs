@@ -64,7 +64,6 @@ http {
 const BODY: &str = r#"
 export PATH="$LAB_DIR/bin:$PATH"
 nginx_start meta nginx.conf 127.0.0.10:80
-timed() { name=$1; shift; date +%s.%N > "$name.start"; run_to "$name" "$@"; date +%s.%N > "$name.end"; }
 timed ready sh ready.sh &
 R=$!
 timed down sh down.sh
@@ -215,7 +214,7 @@ fn kubernetes_wait_init_container_gates_the_pod_on_the_database_and_the_metadata
     let ns = DAEMON_NS.run_in(
         ns_dir.path(),
         &refs,
-        &format!("{}\n{PG_FNS}\n{NGINX_FNS}\n{BODY}", DAEMON_FNS),
+        &format!("{DAEMON_FNS}\n{PG_FNS}\n{NGINX_FNS}\n{TIMED_FN}\n{BODY}"),
     );
     if std::env::var_os("TELLTALE_LAB_KEEP").is_some() {
         eprintln!("keeping lab dir {}", ns_dir.keep().display());
@@ -258,6 +257,13 @@ fn check_runs(ns: &Ns) {
     assert!(err.contains("postgres:5432 ready after"), "{err}");
     assert!(err.contains("cloud-metadata:80 ready after"), "{err}");
     assert!(err.contains("filtered"), "{err}");
+    // What the probes cost PostgreSQL: the StartupMessage, its password request, a FIN: not
+    // one log line (no failed authentication, no reset).
+    let log = ns.read("pg.log");
+    assert!(
+        !log.contains("telltale") && !log.contains("could not receive data"),
+        "{log}"
+    );
 
     // open: the metadata endpoint answered; that is the mismatch the table shows.
     ns.assert_rc("open", 1);

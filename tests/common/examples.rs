@@ -241,6 +241,19 @@ pub fn table_row<'a>(table: &'a str, name: &str) -> Option<&'a str> {
         .find(|l| l.split_whitespace().next() == Some(name))
 }
 
+/// The row of the results table for HOST and PORT (command-line targets have no NAME: `-`).
+pub fn table_row_at<'a>(table: &'a str, host: &str, port: u16) -> Option<&'a str> {
+    let port = port.to_string();
+    table.lines().find(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.len() > 4 && w[1] == host && w[3] == port
+    })
+}
+
+/// Shell helper for namespace scripts: `timed NAME CMD...` is `run_to NAME CMD...` with the
+/// start and end times (seconds since the epoch) in NAME.start and NAME.end.
+pub const TIMED_FN: &str = r#"timed() { name=$1; shift; date +%s.%N > "$name.start"; run_to "$name" "$@"; date +%s.%N > "$name.end"; }"#;
+
 // ---------------------------------------------------------------------------------------------
 // Ansible playbooks, emulated
 // ---------------------------------------------------------------------------------------------
