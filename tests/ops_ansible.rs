@@ -22,26 +22,6 @@ use common::{
     str_or_null as s,
 };
 
-/// The Jinja expressions the test can substitute: bare variable names only.
-fn render(template: &str, vars: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(i) = rest.find("{{") {
-        out.push_str(&rest[..i]);
-        let j = rest[i..]
-            .find("}}")
-            .unwrap_or_else(|| panic!("unclosed {{{{ in {template}"));
-        let name = rest[i + 2..i + j].trim();
-        let value = vars.get(name).unwrap_or_else(|| {
-            panic!("template `{template}` uses `{name}`: not a plain variable the test knows")
-        });
-        out.push_str(value);
-        rest = &rest[i + j + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
 const ANSIBLE_TARGETS: &str = "\
 defaults: {timeout: 2s, linger: 200ms}
 targets:
@@ -49,36 +29,6 @@ targets:
   - {name: web, host: localhost, ports: [1002, 1003], expect: reachable}
   - {name: gone, host: 127.0.0.2, port: 1004, expect: refused}
 ";
-
-/// Which module a task uses, and its arguments.
-fn task_module(task: &Yaml) -> (String, &Yaml) {
-    const KNOWN: [&str; 7] = ["file", "copy", "command", "shell", "fetch", "debug", "fail"];
-    const META: [&str; 8] = [
-        "name",
-        "register",
-        "changed_when",
-        "failed_when",
-        "when",
-        "become",
-        "run_once",
-        "tags",
-    ];
-    let mut found = None;
-    for (k, v) in task.as_mapping().unwrap() {
-        let k = k.as_str().unwrap();
-        if META.contains(&k) {
-            continue;
-        }
-        let short = k.strip_prefix("ansible.builtin.").unwrap_or(k);
-        assert!(
-            KNOWN.contains(&short),
-            "task uses module `{k}`, which this test cannot emulate: {task:?}"
-        );
-        assert!(found.is_none(), "two modules in one task: {task:?}");
-        found = Some((short.to_string(), v));
-    }
-    found.unwrap_or_else(|| panic!("task without a module: {task:?}"))
-}
 
 #[test]
 fn ansible_example_parses_and_its_commands_run() {

@@ -1,9 +1,12 @@
 //! Reading `examples/`: files, the YAML of Kubernetes/Ansible/GitHub files, shell command
 //! lines (`words`, `telltale_lines`) and whether a `telltale ...` line is a valid invocation
-//! (`check_invocation`, a `--dry-run` that sends nothing), and the report records their
-//! commands write (`report_records`, validated against the record schema).
+//! (`check_invocation`, a `--dry-run` that sends nothing), the report records their
+//! commands write (`report_records`, validated against the record schema), container argv and
+//! flag edits for the `telltale wait` examples, and the pieces of a playbook emulation
+//! (`render`, `task_module`, `play_vars`, `rc_condition`).
 //!
 //! Not re-exported at `common::`; use `common::examples::*`.
+use std::collections::BTreeMap;
 use std::process::Command;
 
 use serde::Deserialize;
@@ -189,4 +192,169 @@ pub fn assert_valid_inventory(what: &str, text: &str) {
 
 pub fn sq(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// `telltale wait` examples
+// ---------------------------------------------------------------------------------------------
+
+/// A container's argv: `command` then `args` (Kubernetes), each a string.
+pub fn container_argv(c: &Yaml) -> Vec<String> {
+    let mut argv = Vec::new();
+    for key in ["command", "args"] {
+        if let Some(seq) = c[key].as_sequence() {
+            argv.extend(seq.iter().map(|v| {
+                v.as_str()
+                    .unwrap_or_else(|| panic!("{key}: not a string: {v:?}"))
+                    .to_string()
+            }));
+        }
+    }
+    argv
+}
+
+/// `argv` with the value after `flag` replaced by `value` (the flag must be there once).
+pub fn with_flag(argv: &[String], flag: &str, value: &str) -> Vec<String> {
+    let at: Vec<usize> = (0..argv.len()).filter(|&i| argv[i] == flag).collect();
+    assert_eq!(at.len(), 1, "{flag} once in {argv:?}");
+    assert!(at[0] + 1 < argv.len(), "{flag} without a value in {argv:?}");
+    let mut out = argv.to_vec();
+    out[at[0] + 1] = value.to_string();
+    out
+}
+
+/// The value after `flag` in `argv`, if the flag is there.
+pub fn flag_value<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
+    let i = argv.iter().position(|a| a == flag)?;
+    argv.get(i + 1).map(String::as_str)
+}
+
+/// `argv` as one shell command line, every word single-quoted.
+pub fn sh_line(argv: &[String]) -> String {
+    argv.iter().map(|a| sq(a)).collect::<Vec<_>>().join(" ")
+}
+
+/// The row of the results table (`telltale wait`'s final table) whose NAME is `name`.
+pub fn table_row<'a>(table: &'a str, name: &str) -> Option<&'a str> {
+    table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+}
+
+/// The row of the results table for HOST and PORT (command-line targets have no NAME: `-`).
+pub fn table_row_at<'a>(table: &'a str, host: &str, port: u16) -> Option<&'a str> {
+    let port = port.to_string();
+    table.lines().find(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.len() > 4 && w[1] == host && w[3] == port
+    })
+}
+
+/// Shell helper for namespace scripts: `timed NAME CMD...` is `run_to NAME CMD...` with the
+/// start and end times (seconds since the epoch) in NAME.start and NAME.end.
+pub const TIMED_FN: &str = r#"timed() { name=$1; shift; date +%s.%N > "$name.start"; run_to "$name" "$@"; date +%s.%N > "$name.end"; }"#;
+
+// ---------------------------------------------------------------------------------------------
+// Ansible playbooks, emulated
+// ---------------------------------------------------------------------------------------------
+
+/// The Jinja expressions the test can substitute: bare variable names only.
+pub fn render(template: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let j = rest[i..]
+            .find("}}")
+            .unwrap_or_else(|| panic!("unclosed {{{{ in {template}"));
+        let name = rest[i + 2..i + j].trim();
+        let value = vars.get(name).unwrap_or_else(|| {
+            panic!("template `{template}` uses `{name}`: not a plain variable the test knows")
+        });
+        out.push_str(value);
+        rest = &rest[i + j + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Which module a task uses, and its arguments.
+pub fn task_module(task: &Yaml) -> (String, &Yaml) {
+    const KNOWN: [&str; 7] = ["file", "copy", "command", "shell", "fetch", "debug", "fail"];
+    const META: [&str; 8] = [
+        "name",
+        "register",
+        "changed_when",
+        "failed_when",
+        "when",
+        "become",
+        "run_once",
+        "tags",
+    ];
+    let mut found = None;
+    for (k, v) in task.as_mapping().unwrap() {
+        let k = k.as_str().unwrap();
+        if META.contains(&k) {
+            continue;
+        }
+        let short = k.strip_prefix("ansible.builtin.").unwrap_or(k);
+        assert!(
+            KNOWN.contains(&short),
+            "task uses module `{k}`, which this test cannot emulate: {task:?}"
+        );
+        assert!(found.is_none(), "two modules in one task: {task:?}");
+        found = Some((short.to_string(), v));
+    }
+    found.unwrap_or_else(|| panic!("task without a module: {task:?}"))
+}
+
+/// A play's `vars:` as strings (numbers and booleans written as Ansible would render them).
+pub fn play_vars(play: &Yaml) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    if let Some(pv) = play["vars"].as_mapping() {
+        for (k, v) in pv {
+            let v = match v {
+                Yaml::String(s) => s.clone(),
+                Yaml::Bool(b) => b.to_string(),
+                Yaml::Number(n) => n.to_string(),
+                other => panic!("var {k:?}: unsupported value {other:?}"),
+            };
+            vars.insert(k.as_str().unwrap().to_string(), v);
+        }
+    }
+    vars
+}
+
+/// Whether a condition on a registered return code holds: `REG.rc == N`, `REG.rc != N`,
+/// `REG.rc in [N, ...]` or `REG.rc not in [N, ...]` (`rcs`: REG → exit code). Any other form
+/// panics: the test cannot judge it.
+pub fn rc_condition(expr: &str, rcs: &BTreeMap<String, i32>) -> bool {
+    let (reg, rest) = expr
+        .trim()
+        .split_once(".rc ")
+        .unwrap_or_else(|| panic!("condition `{expr}`: not `REG.rc ...`"));
+    let rc = *rcs
+        .get(reg)
+        .unwrap_or_else(|| panic!("condition `{expr}`: `{reg}` was not registered before"));
+    let list = |l: &str| -> Vec<i32> {
+        l.trim()
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .unwrap_or_else(|| panic!("condition `{expr}`: not a list"))
+            .split(',')
+            .map(|n| n.trim().parse().unwrap())
+            .collect()
+    };
+    let rest = rest.trim();
+    if let Some(l) = rest.strip_prefix("not in ") {
+        !list(l).contains(&rc)
+    } else if let Some(l) = rest.strip_prefix("in ") {
+        list(l).contains(&rc)
+    } else if let Some(n) = rest.strip_prefix("== ") {
+        rc == n.trim().parse::<i32>().unwrap()
+    } else if let Some(n) = rest.strip_prefix("!= ") {
+        rc != n.trim().parse::<i32>().unwrap()
+    } else {
+        panic!("condition `{expr}`: only ==, !=, in, not in")
+    }
 }
