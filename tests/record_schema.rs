@@ -241,6 +241,7 @@ const SCANS: &[(&str, &[i32])] = &[
     ("shard1", &[0, 1]),
     ("shard2", &[0, 1]),
     ("probe", &[0]),
+    ("wait", &[0]),
     ("merge", &[1]),
     ("slow", &[3]),
     ("local", &[3]),
@@ -275,6 +276,7 @@ bg_scan shard1 main.yaml $V --shard 1/2 --format ndjson
 bg_scan shard2 main.yaml $V --shard 2/2 --format json
 join
 run_to probe \"$T\" probe 127.0.0.1 7002 --format ndjson --no-progress
+run_to wait \"$T\" wait 127.0.0.1:7002 --deadline 10s --vantage schema-lab --no-progress --format ndjson
 run_to merge \"$T\" merge main.out --format ndjson
 run_to mergejson \"$T\" merge main.out --format json
 \"$T\" scan slow.yaml $V --timeout 20s --format ndjson > slow.out 2> slow.err &
