@@ -69,6 +69,7 @@ async fn on_signals(trigger: Trigger) {
 async fn dispatch(cli: Cli, shutdown: Shutdown) -> Exit {
     match cli.command {
         Command::Scan(a) => cmd::scan::run(a, shutdown).await,
+        Command::Wait(a) => cmd::wait::run(a, shutdown).await,
         Command::Probe(a) => cmd::probe::run(a, shutdown).await,
         Command::Demo(a) => cmd::demo::run(a, shutdown).await,
         Command::Lab(a) => cmd::lab::run(a, shutdown).await,

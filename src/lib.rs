@@ -11,13 +11,15 @@
 //! The top layer, one room per command:
 //! - [`cli`] — clap arguments, grouped so each subcommand shows only its own flags;
 //!   [`config`] — the validated settings the core takes, and the defaults.
-//! - [`cmd`] — `scan`, `probe`, `demo`, `diff`, `merge`, `man`/`completions` and the hidden `lab`:
+//! - [`cmd`] — `scan`, `wait`, `probe`, `demo`, `diff`, `merge`, `man`/`completions` and the hidden `lab`:
 //!   each takes its arguments, runs, and returns an exit code. `app` only builds the runtime,
 //!   wires the signals and dispatches.
 //!
 //! The core:
 //! - [`scan`] — the pipeline: plan ([`scan::plan`]), pool, collector, wildcard checks, drift
 //!   against a baseline, dry run.
+//! - [`wait`] — the same pool, round after round, each target on its own clock until it is as
+//!   expected or the deadline cuts it.
 //! - [`input`] — reading inventory and report files: size cap, special files, stdin.
 //! - [`inventory`] — YAML → typed, validated targets (errors with file:line:column), lazy expansion.
 //! - [`resolve`] — system resolver, once per name, bounded.
@@ -46,6 +48,7 @@ pub mod service;
 pub mod shard;
 pub mod shutdown;
 pub mod verdict;
+pub mod wait;
 
 mod app;
 

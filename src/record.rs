@@ -53,6 +53,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `reject_text` | string \| null | with `rejected`: the service's own words |
 /// | `reject_kind` | string \| null | with `rejected`: `access` (an access rule: the service's support team) or `capacity` (too many connections, backend down: the service's operator) |
 /// | `tls` | object \| null | a TLS probe's handshake: `version`, `subject`, `issuer`, `not_after`, `days_left`, `verified`, `verify_error` |
+/// | `waited_ms` | number \| null | `wait` only: from the start of the wait until the target was ready (or until the end) |
+/// | `rounds` | int \| null | `wait` only: probes made of this target (the last one cut at the deadline included) |
 #[derive(Clone, Debug, Serialize)]
 pub struct Record {
     /// Schema version.
@@ -120,6 +122,10 @@ pub struct Record {
     pub reject_kind: Option<RejectKind>,
     /// The TLS handshake's facts.
     pub tls: Option<TlsInfo>,
+    /// `wait`: milliseconds from the start until ready (or until the end).
+    pub waited_ms: Option<f64>,
+    /// `wait`: rounds of probes made of this target.
+    pub rounds: Option<u32>,
 }
 
 /// Facts about the run copied into every record.
@@ -227,6 +233,8 @@ impl Record {
             reject_text: o.rejection.as_ref().map(|r| r.text.clone()),
             reject_kind: o.rejection.as_ref().map(|r| r.kind),
             tls: o.tls,
+            waited_ms: None,
+            rounds: None,
         }
     }
 
@@ -335,6 +343,8 @@ mod tests {
             reject_text: Some("5.7.1 Client host rejected".into()),
             reject_kind: Some(RejectKind::Access),
             tls: None,
+            waited_ms: Some(2100.5),
+            rounds: Some(3),
         }
     }
 

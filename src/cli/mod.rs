@@ -4,6 +4,7 @@
 
 pub mod opts;
 mod values;
+pub mod wait;
 
 pub use opts::{AuditOpts, Detect, InputOpts, OutputOpts, PoolOpts, ProbeOpts, TargetOpts};
 use values::ExpectWords;
@@ -29,6 +30,10 @@ pub enum Command {
     /// given on the command line.
     #[command(after_long_help = crate::cmd::manual::scan_help())]
     Scan(ScanArgs),
+    /// Wait until every target is as expected (a database open, an admin port blocked), probing
+    /// again only those that are not; at the deadline, say why not and who to ask (exit 1).
+    #[command(after_long_help = crate::cmd::manual::wait_help())]
+    Wait(wait::WaitArgs),
     /// Probe one host's port(s) and explain, telnet-style, what happened and who to ask.
     #[command(after_long_help = crate::cmd::manual::probe_help())]
     Probe(ProbeArgs),

@@ -90,6 +90,35 @@ pub fn scan_help() -> String {
     format!("{INVENTORY}\n\n{TARGETS}\n\n{}\n{EXIT_CODES}", verdicts())
 }
 
+/// How `wait` waits and ends, for `wait --help` and telltale-wait(1).
+pub const WAIT: &str = "\
+HOW IT WAITS
+  Every target is probed once; those not yet as expected are probed again, each on its own
+  clock: --interval after the start of its previous probe, growing by half while its verdict
+  stays the same, up to --max-interval (back to --interval when the verdict changes or is as
+  expected). A target is ready after --stable as-expected results in a row. Per-host caps,
+  --rate and the one-probe-per-address:port rule hold, so a wait never costs a target more than
+  one connection per interval.
+
+  Any expectation works: `--expect blocked` (or `expect: blocked`) waits until a firewall rule
+  has landed. At --deadline, probes in flight are cut; a target keeps its last finished verdict
+  (the cut probe is noted), or reads `interrupted` with how long it went unanswered.
+
+  On a terminal, a live line per pending target; otherwise a line when each target is ready.
+  At the end the records go to stdout (or -o) in --format: by default the table of what is
+  still not as expected, with who to ask. Records carry `waited_ms` and `rounds`.
+
+EXIT CODES (wait)
+  0  every target ready (as expected, --stable times in a row)
+  1  the deadline passed first: the final state is printed
+  2  usage or inventory error: nothing was probed
+  3  interrupted (SIGINT/SIGTERM; the final state is printed), or a local-error";
+
+/// The long-help tail of `wait`.
+pub fn wait_help() -> String {
+    format!("{WAIT}\n\n{}", verdicts())
+}
+
 /// The long-help tail of `probe` and `demo`.
 pub fn probe_help() -> String {
     format!("{}\n{EXIT_CODES}", verdicts())

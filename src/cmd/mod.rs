@@ -11,6 +11,7 @@ pub mod merge;
 pub mod probe;
 pub mod scan;
 pub mod targets;
+pub mod wait;
 
 pub use targets::load_targets;
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::inventory::{Excludes, Host, Probes, Target};
+use crate::inventory::{Excludes, Host, Probe, Target};
 use crate::probe::{self, Outcome};
 use crate::record::{Record, RunMeta};
 use crate::resolve::{Resolution, Resolver};
@@ -81,8 +81,8 @@ pub struct PoolRun {
 
 /// Run `phases` in order; records arrive on `tx`. Returns when every launched probe has
 /// finished (the channel closes when the last sender drops).
-pub async fn run(
-    phases: Vec<Probes>,
+pub async fn run<P: IntoIterator<Item = Probe>>(
+    phases: Vec<P>,
     run: PoolRun,
     shutdown: Shutdown,
     tx: mpsc::Sender<Record>,
@@ -134,7 +134,11 @@ impl Dispatcher {
     /// targets behind a slow or hung lookup are launched at once (a resolver that hangs for
     /// seconds must not delay an IP target). Returns when every probe has been launched (or
     /// answered by its name's failure), or at shutdown.
-    async fn dispatch(&mut self, probes: Probes, resolver: &Arc<Resolver>) {
+    async fn dispatch(
+        &mut self,
+        probes: impl IntoIterator<Item = Probe>,
+        resolver: &Arc<Resolver>,
+    ) {
         let (rtx, mut rrx) = mpsc::unbounded_channel::<(String, Arc<Resolution>)>();
         let mut parked: HashMap<String, Vec<(Arc<Target>, u16)>> = HashMap::new();
         let mut known: HashMap<String, Arc<Resolution>> = HashMap::new();

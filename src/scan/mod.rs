@@ -154,7 +154,7 @@ async fn prepare(
 }
 
 /// Concurrency clamped to the fd budget (with a note), except for a dry run.
-fn clamped_limits(cfg: &ScanConfig) -> Limits {
+pub(crate) fn clamped_limits(cfg: &ScanConfig) -> Limits {
     let mut limits = cfg.limits;
     if !cfg.dry_run {
         let (clamped, note) = limits::clamp_concurrency(limits.concurrency, limits.dns_concurrency);
@@ -166,7 +166,7 @@ fn clamped_limits(cfg: &ScanConfig) -> Limits {
     limits
 }
 
-fn warn_short_timeout(inv: &Inventory) {
+pub(crate) fn warn_short_timeout(inv: &Inventory) {
     if let Some(t) = inv.shortest_timeout().filter(|t| *t < ICMP_SAFE_TIMEOUT) {
         eprintln!(
             "telltale: warning: connect timeout {} is below ~1.2s: ICMP rejects that arrive after the first SYN \
@@ -177,7 +177,7 @@ fn warn_short_timeout(inv: &Inventory) {
 }
 
 /// What every record carries about the run.
-fn run_meta(inv: &Inventory, cfg: &ScanConfig) -> RunMeta {
+pub(crate) fn run_meta(inv: &Inventory, cfg: &ScanConfig) -> RunMeta {
     let mut meta = cfg.meta.clone();
     meta.inventory_digest = inv.digest().into();
     meta.inventory_probes = u64::try_from(inv.total_probes()).unwrap_or(u64::MAX);
@@ -306,7 +306,7 @@ fn finish(
 }
 
 /// Each name once, in inventory order, for the resolver to start on at once.
-fn dedup_names(inv: &Inventory) -> Vec<String> {
+pub(crate) fn dedup_names(inv: &Inventory) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut names = Vec::new();
     for t in inv.targets.iter().filter(|t| inv.in_shard(t)) {

@@ -42,6 +42,8 @@ pub const RECORD_KEYS: &[&str] = &[
     "reject_text",
     "reject_kind",
     "tls",
+    "waited_ms",
+    "rounds",
 ];
 
 /// The header line of `--format csv`.
