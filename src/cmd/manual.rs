@@ -116,7 +116,7 @@ EXIT CODES (wait)
 
 /// The long-help tail of `wait`.
 pub fn wait_help() -> String {
-    format!("{WAIT}\n\n{}", verdicts())
+    format!("{WAIT}\n\n{TARGETS}\n\n{}", verdicts())
 }
 
 /// The long-help tail of `probe` and `demo`.
