@@ -8,10 +8,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -26,36 +27,20 @@ fn with_stdin(args: &[&str], stdin: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
-    drop(input);
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut s = String::new();
-        out.read_to_string(&mut s).unwrap();
-        s
-    });
-    let err = thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).unwrap();
-        s
-    });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
     let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > HANG_GUARD {
-            child.kill().unwrap();
-            panic!("telltale {args:?} hung");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
+    thread::spawn(move || tx.send(child.wait_with_output()));
+    let out = rx.recv_timeout(HANG_GUARD).expect("telltale hung").unwrap();
     Run {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: start.elapsed(),
         args: args.iter().map(|s| s.to_string()).collect(),
     }
@@ -355,150 +340,117 @@ fn refused(canary: &mut Canary, args: &[&str], stdin: Option<&str>, place: &str,
     assert_eq!(canary.accepted(), 0, "nothing sent: {}", run.dump());
 }
 
+/// Refused command lines after `scan CANARY`: (arguments, stdin, where, what the message says).
+const REFUSED: &[(&[&str], Option<&str>, &str, &str)] = &[
+    (
+        &["127.0.0.1:http"],
+        None,
+        "argv[2]",
+        "`127.0.0.1:http`: bad port `http`, expected",
+    ),
+    (
+        &["127.0.0.1:70000"],
+        None,
+        "argv[2]",
+        "bad port 70000, expected 1-65535",
+    ),
+    (
+        &["::1:80"],
+        None,
+        "argv[2]",
+        "ambiguous IPv6: write `[::1]:80`",
+    ),
+    (
+        &["fd00::1:22,80"],
+        None,
+        "argv[2]",
+        "write `[fd00::1]:22,80`",
+    ),
+    (&["127.0.0.1:"], None, "argv[2]", "missing port after `:`"),
+    (
+        &["127.0.0.1"],
+        None,
+        "argv[2]",
+        "add `:PORT` (e.g. `127.0.0.1:5432`) or pass `-p PORTS`",
+    ),
+    (
+        &["[::1]"],
+        None,
+        "argv[2]",
+        "add `:PORT` (e.g. `[::1]:5432`)",
+    ),
+    (
+        &["nope.yaml"],
+        None,
+        "argv[2]",
+        "`nope.yaml`: no such file or directory",
+    ),
+    (
+        &["127.0.0.1:1", "0.0.0.0/0:22"],
+        None,
+        "argv[3]",
+        "a /0 is the whole address space",
+    ),
+    (&["-p", "22"], None, "-p/--ports", "no target is one"),
+    // Plain lists on stdin: the bad line in the middle, at the bad token's column.
+    (
+        &["-"],
+        Some("127.0.0.1:9 open\n\n  127.0.0.1:22 opne   # typo\n127.0.0.1:23\n"),
+        "<stdin>:3:16",
+        "unknown verdict `opne`, expected one of: open",
+    ),
+    (
+        &["-"],
+        Some("127.0.0.1:9\n127.0.0.1:9,99999\n127.0.0.1:23\n"),
+        "<stdin>:2:13",
+        "bad port 99999, expected 1-65535",
+    ),
+    (
+        &["-"],
+        Some("127.0.0.1:9\n::1:80 open\n"),
+        "<stdin>:2:1",
+        "ambiguous IPv6",
+    ),
+    (
+        &["-"],
+        Some("127.0.0.1:9\ndb.internal open\n"),
+        "<stdin>:2:1",
+        "a bare host without a port",
+    ),
+];
+
 #[test]
 fn bad_syntax_is_refused_with_its_place_and_nothing_is_sent() {
     let mut c = Canary::new();
     let shapes =
         "expected HOST:PORT[,PORT...], [IPV6]:PORT, CIDR:PORTS, or an existing inventory file";
-    refused(
-        &mut c,
-        &["127.0.0.1:http"],
-        None,
-        "argv[2]",
-        &["`127.0.0.1:http`: bad port `http`", shapes],
-    );
-    refused(
-        &mut c,
-        &["127.0.0.1:70000"],
-        None,
-        "argv[2]",
-        &["bad port 70000, expected 1-65535"],
-    );
-    refused(
-        &mut c,
-        &["::1:80"],
-        None,
-        "argv[2]",
-        &["ambiguous IPv6: write `[::1]:80`"],
-    );
-    refused(
-        &mut c,
-        &["fd00::1:22,80"],
-        None,
-        "argv[2]",
-        &["write `[fd00::1]:22,80`"],
-    );
-    refused(
-        &mut c,
-        &["127.0.0.1:"],
-        None,
-        "argv[2]",
-        &["missing port after `:`"],
-    );
-    refused(
-        &mut c,
-        &["127.0.0.1"],
-        None,
-        "argv[2]",
-        &["add `:PORT` (e.g. `127.0.0.1:5432`) or pass `-p PORTS`"],
-    );
-    refused(
-        &mut c,
-        &["[::1]"],
-        None,
-        "argv[2]",
-        &["add `:PORT` (e.g. `[::1]:5432`)"],
-    );
-    refused(
-        &mut c,
-        &["nope.yaml"],
-        None,
-        "argv[2]",
-        &["`nope.yaml`: no such file or directory"],
-    );
-    refused(
-        &mut c,
-        &["127.0.0.1:1", "0.0.0.0/0:22"],
-        None,
-        "argv[3]",
-        &["a /0 is the whole address space"],
-    );
-    refused(
-        &mut c,
-        &["-p", "22"],
-        None,
-        "-p/--ports",
-        &["no target is one"],
-    );
-
-    // A plain list on stdin: the bad line in the middle, at the bad token's column.
-    let list = "127.0.0.1:9 open\n\n  127.0.0.1:22 opne   # typo\n127.0.0.1:23\n";
-    refused(
-        &mut c,
-        &["-"],
-        Some(list),
-        "<stdin>:3:16",
-        &["unknown verdict `opne`, expected one of: open"],
-    );
-    let list = "127.0.0.1:9\n127.0.0.1:9,99999\n127.0.0.1:23\n";
-    refused(
-        &mut c,
-        &["-"],
-        Some(list),
-        "<stdin>:2:13",
-        &["bad port 99999, expected 1-65535"],
-    );
-    let list = "127.0.0.1:9\n::1:80 open\n";
-    refused(
-        &mut c,
-        &["-"],
-        Some(list),
-        "<stdin>:2:1",
-        &["ambiguous IPv6"],
-    );
-    let list = "127.0.0.1:9\ndb.internal open\n";
-    refused(
-        &mut c,
-        &["-"],
-        Some(list),
-        "<stdin>:2:1",
-        &["a bare host without a port"],
-    );
+    for (args, stdin, place, says) in REFUSED {
+        let argv = place.starts_with("argv");
+        let words: &[&str] = if argv { &[says, shapes] } else { &[says] };
+        refused(&mut c, args, *stdin, place, words);
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("list.txt");
     std::fs::write(&f, "127.0.0.1:9\n127.0.0.1:22 open,,refused\n").unwrap();
-    let f = f.to_str().unwrap();
-    refused(
-        &mut c,
-        &["--targets-file", f],
-        None,
-        &format!("{f}:2:19"),
-        &["empty expectation word"],
-    );
-    refused(
-        &mut c,
-        &[f],
-        None,
-        &format!("{f}:2:19"),
-        &["empty expectation word"],
-    );
+    let (f, at) = (f.to_str().unwrap(), format!("{}:2:19", f.display()));
+    for args in [&["--targets-file", f][..], &[f]] {
+        refused(&mut c, args, None, &at, &["empty expectation word"]);
+    }
 
     // probe: CIDR stays refused, and a bad port is refused, before any connect.
+    let p = c.port();
+    let (cidr, bad, twice) = (
+        format!("127.0.0.0/30:{p}"),
+        format!("{p},0"),
+        format!("127.0.0.1:{p}"),
+    );
     for args in [
-        vec!["probe".to_string(), format!("127.0.0.0/30:{}", c.port())],
-        vec![
-            "probe".to_string(),
-            "127.0.0.1".into(),
-            format!("{},0", c.port()),
-        ],
-        vec![
-            "probe".to_string(),
-            format!("127.0.0.1:{}", c.port()),
-            "22".into(),
-        ],
+        &["probe", &cidr][..],
+        &["probe", "127.0.0.1", &bad],
+        &["probe", &twice, "22"],
     ] {
-        let run = run(&args, HANG_GUARD);
+        let run = run(args, HANG_GUARD);
         run.assert_code(2);
         assert!(run.stderr.contains("telltale: argv["), "{}", run.dump());
         assert!(run.stderr.contains("nothing probed"), "{}", run.dump());
