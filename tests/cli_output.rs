@@ -99,7 +99,7 @@ fn man_pages_per_subcommand_with_inventory_verdicts_and_exit_codes() {
 
     let bad = telltale(&["man", "nosuch"]);
     bad.assert_code(2);
-    assert!(bad.stderr.contains("scan, probe"), "{}", bad.dump());
+    assert!(bad.stderr.contains("scan, wait, probe"), "{}", bad.dump());
 }
 
 #[test]

@@ -29,8 +29,32 @@ INVENTORY FORMAT
         control: true              # a positive control: probed first, must pass
 
   Durations: 500ms, 3s, 1m. Precedence: a target's own keys > --timeout/--linger > the file's
-  defaults > built-in (3s, 1s, open). Errors name FILE:LINE:COLUMN and what was expected;
-  nothing is scanned (exit 2).";
+  defaults > built-in (3s, 1s, open; --expect replaces this `open`). Errors name
+  FILE:LINE:COLUMN and what was expected; nothing is scanned (exit 2).";
+
+/// Targets without an inventory file, for `scan --help` (and `wait`'s) and their pages.
+pub const TARGETS: &str = "\
+TARGETS WITHOUT AN INVENTORY FILE
+  An argument naming an existing file is an inventory; `-` reads stdin; anything else is a
+  target, checked like an inventory entry:
+
+    db.internal:5432   web:80,443   web:8000-8010   127.0.0.0/30:22-25
+    '[::1]:8080'   '[fd00::/126]:22'        IPv6 needs brackets when a port follows
+    db.internal   10.0.0.1   ::1            a bare host: its ports come from -p/--ports
+
+  --expect applies to targets that state no expectation. A plain list (stdin, --targets-file
+  FILE, or a file that is not YAML) has one target per line, optional expectation words after
+  it, and `#` comments:
+
+    db.internal:5432 open        # a comment
+    admin:8443       blocked
+    web:80,443       open,refused
+
+  A `*.yaml`/`*.yml` file is YAML; otherwise the first line that is not blank or a comment
+  decides: `key:`, `---`, `%`, `{`, `- ` and the like start YAML, a target starts a plain
+  list. Errors name argv[N] (the N-th positional argument) or FILE:LINE:COLUMN; nothing is
+  scanned (exit 2). Every record's `origin` says where its target came from: `inv.yaml:12`
+  (the line of its `- ` entry), `argv[3]`, `stdin:4`, `list.txt:7`.";
 
 /// Exit codes, for every scanning command's help and page.
 pub const EXIT_CODES: &str = "\
@@ -63,7 +87,7 @@ pub fn verdicts() -> String {
 
 /// The long-help tail of `scan`.
 pub fn scan_help() -> String {
-    format!("{INVENTORY}\n\n{}\n{EXIT_CODES}", verdicts())
+    format!("{INVENTORY}\n\n{TARGETS}\n\n{}\n{EXIT_CODES}", verdicts())
 }
 
 /// How `wait` waits and ends, for `wait --help` and telltale-wait(1).
@@ -92,7 +116,7 @@ EXIT CODES (wait)
 
 /// The long-help tail of `wait`.
 pub fn wait_help() -> String {
-    format!("{WAIT}\n\n{}", verdicts())
+    format!("{WAIT}\n\n{TARGETS}\n\n{}", verdicts())
 }
 
 /// The long-help tail of `probe` and `demo`.
