@@ -56,19 +56,31 @@ pub async fn run_to(inv: Inventory, cfg: &ScanConfig, shutdown: Shutdown, narrat
         }
         report::sink(cfg.format, Output::stdout(), cfg.table)
     } else {
-        match outputs.open(&shutdown).await {
+        match open_outputs(&outputs, &shutdown, "telltale", "nothing scanned").await {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("telltale: {}; nothing scanned", e.message);
-                return if e.interrupted {
-                    Exit::Incomplete
-                } else {
-                    Exit::Usage
-                };
-            }
+            Err(exit) => return exit,
         }
     };
     run_into(inv, cfg, shutdown, sink).await
+}
+
+/// Open every output before anything is sent; on failure the message (`who: ...; nothing`) is
+/// printed and the exit returned: a bad path is a usage error, a signal while waiting for a
+/// FIFO's reader is an interrupt.
+pub(crate) async fn open_outputs(
+    outputs: &report::Outputs<'_>,
+    shutdown: &Shutdown,
+    who: &str,
+    nothing: &str,
+) -> Result<Box<dyn Sink>, Exit> {
+    outputs.open(shutdown).await.map_err(|e| {
+        eprintln!("{who}: {}; {nothing}", e.message);
+        if e.interrupted {
+            Exit::Incomplete
+        } else {
+            Exit::Usage
+        }
+    })
 }
 
 /// Everything decided before the first probe.

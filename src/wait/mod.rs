@@ -55,17 +55,11 @@ pub async fn run(inv: Inventory, cfg: &ScanConfig, plan: WaitPlan, shutdown: Shu
         table: cfg.table,
         narrative: false,
     };
-    let sink = match outputs.open(&shutdown).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("telltale wait: {}; nothing probed", e.message);
-            return if e.interrupted {
-                Exit::Incomplete
-            } else {
-                Exit::Usage
-            };
-        }
-    };
+    let sink =
+        match scan::open_outputs(&outputs, &shutdown, "telltale wait", "nothing probed").await {
+            Ok(s) => s,
+            Err(exit) => return exit,
+        };
     if let Err(exit) = check(&inv, cfg) {
         return exit;
     }
