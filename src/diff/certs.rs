@@ -17,7 +17,7 @@ use crate::report::read::{ReportRecord, ReportTls};
 /// (`expires 2027-03-01T12:00:00Z`), the detail what stayed and the new certificate's days left.
 pub(super) fn cert_change(p: &Pair<'_>) -> Option<Change> {
     let (o, n) = (p.o.tls.as_ref()?, p.n.tls.as_ref()?);
-    if o.identity() == n.identity() {
+    if identity(o) == identity(n) {
         return None;
     }
     let facts = |t: &ReportTls| {
@@ -103,6 +103,11 @@ pub(super) fn under_threshold(r: &ReportRecord) -> Option<String> {
             days_text(days)
         )
     })
+}
+
+/// What a replacement changes: subject, issuer and not-after.
+fn identity(t: &ReportTls) -> (&str, &str, &str) {
+    (&t.subject, &t.issuer, &t.not_after)
 }
 
 /// An empty fact (a leaf that did not parse) as `(none)`.

@@ -113,13 +113,6 @@ pub struct ReportTls {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl ReportTls {
-    /// The certificate's identity: subject, issuer and not-after (what a replacement changes).
-    pub fn identity(&self) -> (&str, &str, &str) {
-        (&self.subject, &self.issuer, &self.not_after)
-    }
-}
-
 fn yes() -> bool {
     true
 }
