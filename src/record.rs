@@ -53,7 +53,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `reject_code` | string \| null | with `rejected`: the protocol's code (`554`, `1130`, `403`, `28000`, a TLS alert name) |
 /// | `reject_text` | string \| null | with `rejected`: the service's own words |
 /// | `reject_kind` | string \| null | with `rejected`: `access` (an access rule: the service's support team) or `capacity` (too many connections, backend down: the service's operator) |
-/// | `tls` | object \| null | a TLS probe's handshake: `version`, `subject`, `issuer`, `not_after`, `days_left`, `verified`, `verify_error` |
+/// | `tls` | object \| null | a TLS probe's handshake: `version`, `subject`, `issuer`, `not_after`, `days_left`, `verified`, `verify_error`, and `min_days` (the `--cert-min-days` / `cert_min_days:` it was judged by, null when none applied) |
 /// | `waited_ms` | number \| null | `wait` only: from the start of the wait until the target was ready (or until the end) |
 /// | `rounds` | int \| null | `wait` only: probes made of this target (the last one cut at the deadline included) |
 #[derive(Clone, Debug, Serialize)]
@@ -123,12 +123,31 @@ pub struct Record {
     pub reject_text: Option<String>,
     /// Why the service refused.
     pub reject_kind: Option<RejectKind>,
-    /// The TLS handshake's facts.
-    pub tls: Option<TlsInfo>,
+    /// The TLS handshake's facts and the expiry threshold they were judged by.
+    pub tls: Option<RecordTls>,
     /// `wait`: milliseconds from the start until ready (or until the end).
     pub waited_ms: Option<f64>,
     /// `wait`: rounds of probes made of this target.
     pub rounds: Option<u32>,
+}
+
+/// The record's `tls` object: what the handshake showed, and the threshold that applied, so a
+/// later `diff` can tell an expiry that crossed it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordTls {
+    /// The certificate's facts (their fields are the object's own).
+    #[serde(flatten)]
+    pub info: TlsInfo,
+    /// `--cert-min-days` / `cert_min_days:` that applied to the target; None when none did.
+    pub min_days: Option<u32>,
+}
+
+impl std::ops::Deref for RecordTls {
+    type Target = TlsInfo;
+
+    fn deref(&self) -> &TlsInfo {
+        &self.info
+    }
 }
 
 /// Facts about the run copied into every record.
@@ -179,7 +198,8 @@ impl Record {
         let expect = target.expect.for_vantage(&meta.vantage);
         let mut ok = expect.map(|e| e.contains(o.verdict));
         let mut o = o;
-        if let (Some(min), Some(tls)) = (target.cert_min_days.or(meta.cert_min_days), &o.tls) {
+        let min_days = target.cert_min_days.or(meta.cert_min_days);
+        if let (Some(min), Some(tls)) = (min_days, &o.tls) {
             if tls.days_left < i64::from(min) {
                 o.detail = format!(
                     "{}; the certificate expires in {} days ({}), sooner than the {min} days required",
@@ -236,7 +256,7 @@ impl Record {
             reject_code: o.rejection.as_ref().map(|r| r.code.clone()),
             reject_text: o.rejection.as_ref().map(|r| r.text.clone()),
             reject_kind: o.rejection.as_ref().map(|r| r.kind),
-            tls: o.tls,
+            tls: o.tls.map(|info| RecordTls { info, min_days }),
             waited_ms: None,
             rounds: None,
         }
@@ -303,6 +323,17 @@ impl From<&Record> for crate::report::read::ReportRecord {
             shard: r.shard.as_deref().map(String::from),
             inventory_digest: Some(r.inventory_digest.to_string()),
             inventory_probes: Some(r.inventory_probes),
+            tls: r.tls.as_ref().map(|t| crate::report::read::ReportTls {
+                version: t.version.clone(),
+                subject: t.subject.clone(),
+                issuer: t.issuer.clone(),
+                not_after: t.not_after.clone(),
+                days_left: Some(t.days_left),
+                verified: t.verified,
+                verify_error: t.verify_error.clone(),
+                min_days: t.min_days,
+                extra: serde_json::Map::new(),
+            }),
             extra: serde_json::Map::new(),
         }
     }
@@ -378,6 +409,18 @@ mod tests {
         }
         let mut r = record(None, Verdict::Open);
         (r.name, r.shard) = (None, None);
+        r.tls = Some(RecordTls {
+            info: TlsInfo {
+                version: "TLSv1.3".into(),
+                subject: "CN=lab.test".into(),
+                issuer: "CN=Lab CA".into(),
+                not_after: "2027-03-01T12:00:00Z".into(),
+                days_left: 3,
+                verified: false,
+                verify_error: Some("UnknownIssuer".into()),
+            },
+            min_days: Some(14),
+        });
         let via_serde: ReportRecord =
             serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
         assert_eq!(read_fields(ReportRecord::from(&r)), read_fields(via_serde));

@@ -434,5 +434,7 @@ fn renders_table_ndjson_and_json() {
     assert_eq!(doc["changes"].as_array().unwrap().len(), 10);
     assert_eq!(doc["counts"]["newly-passing"], 2);
     assert_eq!(doc["counts"]["address-changed"], 0);
-    assert_eq!(doc["counts"].as_object().unwrap().len(), 9);
+    // Every kind is counted, the certificate ones (tests/diff_certs.rs) included.
+    assert_eq!(doc["counts"].as_object().unwrap().len(), 11);
+    assert_eq!(doc["counts"]["cert-changed"], 0);
 }

@@ -313,6 +313,64 @@ fn probes_to_one_address_port_take_turns_so_two_source_ports_suffice() {
     assert!(stdout.lines().any(|l| l == "RC 0"), "{stdout}");
 }
 
+/// Checklist 3: with the ephemeral range narrowed to two ports and both held by established
+/// connections to 127.0.0.1:5000, `connect()` to that address:port has no source port left and
+/// fails with EADDRNOTAVAIL before any packet leaves: `local-error`, retried, exit 3, and never
+/// a remote verdict (the listener is there: the truth on the wire would be `open`). Another
+/// port of the same address still gets a source port (other 4-tuple) and its true verdict.
+#[test]
+fn no_free_source_port_is_local_error_eaddrnotavail() {
+    let inv = inventory(&[
+        target(Some("held"), "127.0.0.1", "5000", "open"),
+        target(Some("free"), "127.0.0.1", "5001", "open"),
+    ]);
+    let body = "sysctl -w net.ipv4.ip_local_port_range='40000 40001' >/dev/null\n\
+         lab_start svc --ip 127.0.0.1 --open 5000,5001\n\
+         # Two established connections to 127.0.0.1:5000, one from each source port.\n\
+         bash -c 'exec 3<>/dev/tcp/127.0.0.1/5000 4<>/dev/tcp/127.0.0.1/5000 && : > held && exec sleep 60' &\n\
+         i=0; while [ ! -e held ]; do i=$((i + 1)); [ $i -lt 200 ] || exit 95; sleep 0.05; done\n\
+         run_to ss ss -Htn state established dst 127.0.0.1:5000\n\
+         # A real client gets the same answer from the kernel.\n\
+         run_to client bash -c 'exec 5<>/dev/tcp/127.0.0.1/5000'\n\
+         scan ports inv.yaml --format ndjson --no-progress --timeout 2s --linger 0 --no-detect-wildcard\n";
+    let run = ns_run(&[("inv.yaml", inv)], body);
+
+    let ss = run.stdout("ss");
+    for p in ["127.0.0.1:40000", "127.0.0.1:40001"] {
+        assert!(
+            ss.contains(p),
+            "both source ports must be held toward 127.0.0.1:5000 ({p}):\n{ss}"
+        );
+    }
+    assert!(
+        run.stderr("client")
+            .contains("Cannot assign requested address"),
+        "a real client must get EADDRNOTAVAIL too:\n{}",
+        run.show("client")
+    );
+    check_records(
+        &run,
+        "ports",
+        &[
+            want("127.0.0.1", 5000, "local-error")
+                .errno("EADDRNOTAVAIL")
+                .attempts(2),
+            want("127.0.0.1", 5001, "open"),
+        ],
+    );
+    let recs = records(&run, "ports");
+    let held = recs.iter().find(|r| port(r) == 5000).unwrap();
+    let detail = s(held, "detail");
+    assert!(
+        detail.contains("EADDRNOTAVAIL")
+            && detail.contains("local")
+            && detail.contains("no packet"),
+        "the detail must say the failure is local: {held}"
+    );
+    assert_eq!(held["ok"], false, "{held}");
+    assert_rc(&run, "ports", 3);
+}
+
 /// Checklist 9: with the ephemeral range squeezed to the one port we probe, the kernel must
 /// pick that port as our source port, and the connect meets itself (TCP simultaneous open).
 /// The probe must say `local-error` (self-connect), never `open`.

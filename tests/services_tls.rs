@@ -197,9 +197,14 @@ fn certificate_expiring_in_3_days_is_not_as_expected_with_cert_min_days() {
             && detail.contains("14 days"),
         "the detail names the days: {r}"
     );
+    assert_eq!(
+        r["tls"]["min_days"], 14,
+        "the threshold it was judged by: {r}"
+    );
     // Without --cert-min-days the same certificate is as expected.
     let r = rec("roots", "tls_soon");
     assert_eq!(r["ok"], true, "{r}");
+    assert!(r["tls"]["min_days"].is_null(), "no threshold applied: {r}");
     let hello = lab().stdout("hello");
     assert_eq!(lab().rc("hello"), 1, "one result not as expected:\n{hello}");
 }

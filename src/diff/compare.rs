@@ -1,6 +1,6 @@
 //! The comparison itself: records grouped by (vantage, name — or host when unnamed —, port),
 //! each group's addresses paired up, and each pair of records compared — verdict, expectation,
-//! banner — into [`Change`]s.
+//! banner, certificate (`super::certs`) — into [`Change`]s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -262,14 +262,18 @@ fn expect_text(e: &[String]) -> String {
 }
 
 /// One record of the old report and its counterpart in the new, under the new vantage name.
-struct Pair<'a> {
-    vantage: &'a str,
-    o: &'a ReportRecord,
-    n: &'a ReportRecord,
+pub(super) struct Pair<'a> {
+    /// The vantage (the new report's name for it).
+    pub(super) vantage: &'a str,
+    /// The old record.
+    pub(super) o: &'a ReportRecord,
+    /// The new record.
+    pub(super) n: &'a ReportRecord,
 }
 
 impl Pair<'_> {
-    fn change(
+    /// A change of `kind` for this pair's probe.
+    pub(super) fn change(
         &self,
         kind: ChangeKind,
         old: Option<String>,
@@ -298,12 +302,14 @@ impl Pair<'_> {
     }
 }
 
-/// Compare two records of the same probe: verdict, then expectation, then banner.
+/// Compare two records of the same probe: verdict, then expectation, banner, certificate.
 fn compare(vantage: &str, o: &ReportRecord, n: &ReportRecord, out: &mut Vec<Change>) {
     let p = Pair { vantage, o, n };
     out.extend(verdict_change(&p));
     out.extend(expectation_change(&p));
     out.extend(banner_change(&p));
+    out.extend(super::certs::cert_change(&p));
+    out.extend(super::certs::expiry_crossed(&p));
 }
 
 fn verdict_change(p: &Pair<'_>) -> Option<Change> {
@@ -362,7 +368,13 @@ fn expectation_change(p: &Pair<'_>) -> Option<Change> {
     };
     let (ov, nv) = (p.o.verdict, p.n.verdict);
     let (old, new) = p.verdicts();
-    Some(p.change(kind, old, new, format!("{expect_note}; was {ov}, now {nv}")))
+    let why = match super::certs::under_threshold(p.n) {
+        Some(cert) if ov == nv && kind == ChangeKind::NewlyFailing => {
+            format!("{expect_note}; still {nv}, but {cert}")
+        }
+        _ => format!("{expect_note}; was {ov}, now {nv}"),
+    };
+    Some(p.change(kind, old, new, why))
 }
 
 fn banner_change(p: &Pair<'_>) -> Option<Change> {

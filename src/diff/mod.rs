@@ -3,7 +3,7 @@
 //! other addresses, and which probes appeared or disappeared.
 //!
 //! This module owns the drift's types and the entry point [`diff`]; the comparison is in
-//! `compare`, the output in `render`. Reports are read by [`crate::report::read`] (re-exported
+//! `compare` (certificates in `certs`), the output in `render`. Reports are read by [`crate::report::read`] (re-exported
 //! here as before); an empty report against a full one makes everything `added` or `removed`.
 //!
 //! Records are matched on (vantage, name — or host when unnamed —, address, port). For each
@@ -12,7 +12,12 @@
 //! addresses present in both are still compared. A name that did not resolve in one report
 //! (`dns-error`, address null) and did in the other is compared address by address against its
 //! unresolved record, so `dns-error → open` reads as `newly-open`.
+//!
+//! A TLS probe's certificate is compared too: another subject, issuer or not-after is a
+//! `cert-changed`, and a not-after that fell under the expiry threshold the scan applied
+//! (`--cert-min-days`, `cert_min_days:`; the record's `tls.min_days`) is a `cert-expiring`.
 
+mod certs;
 mod compare;
 mod render;
 
@@ -49,11 +54,15 @@ pub enum ChangeKind {
     AddressChanged,
     /// Connected both times, but the peer greets differently.
     BannerChanged,
+    /// The TLS certificate has another subject, issuer or not-after.
+    CertChanged,
+    /// The certificate's days left fell under the expiry threshold (`--cert-min-days`).
+    CertExpiring,
 }
 
 impl ChangeKind {
     /// Every kind, in display order.
-    pub const ALL: [ChangeKind; 9] = [
+    pub const ALL: [ChangeKind; 11] = [
         ChangeKind::NewlyOpen,
         ChangeKind::NewlyClosed,
         ChangeKind::VerdictChanged,
@@ -63,6 +72,8 @@ impl ChangeKind {
         ChangeKind::Removed,
         ChangeKind::AddressChanged,
         ChangeKind::BannerChanged,
+        ChangeKind::CertChanged,
+        ChangeKind::CertExpiring,
     ];
 
     /// Machine name (`newly-open`).
@@ -77,6 +88,8 @@ impl ChangeKind {
             ChangeKind::Removed => "removed",
             ChangeKind::AddressChanged => "address-changed",
             ChangeKind::BannerChanged => "banner-changed",
+            ChangeKind::CertChanged => "cert-changed",
+            ChangeKind::CertExpiring => "cert-expiring",
         }
     }
 
@@ -92,6 +105,8 @@ impl ChangeKind {
             ChangeKind::Removed => "removed",
             ChangeKind::AddressChanged => "address changed",
             ChangeKind::BannerChanged => "banner changed",
+            ChangeKind::CertChanged => "certificate changed",
+            ChangeKind::CertExpiring => "certificate expiring",
         }
     }
 }
@@ -117,9 +132,10 @@ pub struct Change {
     pub addr: Option<String>,
     /// Port.
     pub port: u16,
-    /// Old verdict, old addresses (comma-separated) or old banner.
+    /// Old verdict, old addresses (comma-separated), old banner, the old certificate's
+    /// differing facts (`expires 2027-03-01T12:00:00Z`) or its days left (`20 days left`).
     pub old: Option<String>,
-    /// New verdict, new addresses or new banner.
+    /// New verdict, new addresses, new banner, or the new certificate's facts or days left.
     pub new: Option<String>,
     /// Explanation.
     pub detail: String,
@@ -264,6 +280,7 @@ mod tests {
             shard: None,
             inventory_digest: None,
             inventory_probes: None,
+            tls: None,
             extra: serde_json::Map::new(),
         }
     }
@@ -283,6 +300,45 @@ mod tests {
             vec![ChangeKind::VerdictChanged, ChangeKind::NewlyFailing]
         );
         assert!(d.changes[0].detail.contains("rerun"));
+    }
+
+    #[test]
+    fn certificate_changes_are_read_compared_and_rendered() {
+        let line = |not_after: &str, days: i64, ok: bool| {
+            format!(
+                r#"{{"format_version":1,"vantage":"v","name":"web","host":"h","addr":"127.0.30.1","port":443,"verdict":"open","expect":["open"],"ok":{ok},"tls":{{"version":"TLSv1.3","subject":"CN=lab.test","issuer":"CN=Lab CA","not_after":"{not_after}","days_left":{days},"verified":false,"verify_error":"UnknownIssuer","min_days":14}}}}"#
+            )
+        };
+        let old = Report::parse("o", &line("2027-03-01T12:00:00Z", 89, true)).unwrap();
+        let new = Report::parse("n", &line("2026-12-04T12:00:00Z", 3, false)).unwrap();
+        assert_eq!(new.records[0].tls.as_ref().unwrap().min_days, Some(14));
+        let d = diff(&old, &new, &[]).unwrap();
+        let kinds: Vec<ChangeKind> = d.changes.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ChangeKind::NewlyFailing,
+                ChangeKind::CertChanged,
+                ChangeKind::CertExpiring
+            ]
+        );
+        let mut out = Vec::new();
+        render(&d, DiffFormat::Json, &mut out).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(doc["counts"]["cert-changed"], 1);
+        assert_eq!(doc["changes"][2]["kind"], "cert-expiring");
+        assert_eq!(doc["changes"][2]["old"], "89 days left");
+        assert_eq!(doc["changes"][2]["new"], "3 days left");
+        let mut out = Vec::new();
+        render(&d, DiffFormat::Table, &mut out).unwrap();
+        let table = String::from_utf8(out).unwrap();
+        assert!(table.contains("certificate changed (1)"), "{table}");
+        assert!(
+            table.contains("expires 2027-03-01T12:00:00Z → expires 2026-12-04T12:00:00Z"),
+            "{table}"
+        );
+        // The same certificate again: no drift.
+        assert!(diff(&old, &old, &[]).unwrap().is_empty());
     }
 
     #[test]

@@ -71,7 +71,44 @@ pub struct ReportRecord {
     /// Probes of the whole inventory before sharding.
     #[serde(default)]
     pub inventory_probes: Option<u64>,
+    /// A TLS probe's handshake (null or absent for every other probe, and in reports written
+    /// before the field existed).
+    #[serde(default)]
+    pub tls: Option<ReportTls>,
     /// Every other field, kept so that `merge` can write records back unchanged.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A record's `tls` object as read back: the leaf certificate's facts and the expiry threshold
+/// the scan judged them by. Fields missing from older reports read as empty or null.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ReportTls {
+    /// Negotiated protocol version.
+    #[serde(default)]
+    pub version: String,
+    /// Leaf certificate subject.
+    #[serde(default)]
+    pub subject: String,
+    /// Leaf certificate issuer.
+    #[serde(default)]
+    pub issuer: String,
+    /// Not-after, RFC 3339 UTC.
+    #[serde(default)]
+    pub not_after: String,
+    /// Whole days from the scan to not-after (negative: expired).
+    #[serde(default)]
+    pub days_left: Option<i64>,
+    /// The chain verified against the scanner's system roots.
+    #[serde(default)]
+    pub verified: bool,
+    /// Why it did not verify.
+    #[serde(default)]
+    pub verify_error: Option<String>,
+    /// The `--cert-min-days` / `cert_min_days:` that applied (absent before the field existed).
+    #[serde(default)]
+    pub min_days: Option<u32>,
+    /// Every other field, kept so that `merge` writes the object back unchanged.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
