@@ -139,19 +139,8 @@ fn ansible_example_parses_and_its_commands_run() {
             vec!["localhost"]
         };
         for host in hosts {
-            let mut vars: BTreeMap<String, String> = BTreeMap::new();
             // Play vars the test does not override keep their value.
-            if let Some(pv) = play["vars"].as_mapping() {
-                for (k, v) in pv {
-                    let v = match v {
-                        Yaml::String(s) => s.clone(),
-                        Yaml::Bool(b) => b.to_string(),
-                        Yaml::Number(n) => n.to_string(),
-                        other => panic!("var {k:?}: unsupported value {other:?}"),
-                    };
-                    vars.insert(k.as_str().unwrap().to_string(), v);
-                }
-            }
+            let mut vars: BTreeMap<String, String> = play_vars(play);
             let remote = d.join(format!("remote-{host}"));
             for (k, v) in [
                 ("inventory_hostname", host.to_string()),

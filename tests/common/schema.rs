@@ -86,16 +86,13 @@ fn observed(v: &Value) -> Vec<String> {
     }
 }
 
-/// The service-aware fields, whose variants only the real-daemon suites can produce.
-pub const SERVICE_KEYS: &[&str] = &[
-    "service",
-    "hello",
-    "greeting",
-    "reject_code",
-    "reject_text",
-    "reject_kind",
-    "tls",
-];
+/// The service-aware fields, whose variants only the real-daemon suites can produce: the run of
+/// [`super::RECORD_KEYS`] from `service` to `tls`.
+pub fn service_keys() -> &'static [&'static str] {
+    let keys = super::RECORD_KEYS;
+    let at = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+    &keys[at("service")..=at("tls")]
+}
 
 /// The variants a property's schema allows: each type of `type`/`anyOf` (booleans as `true`
 /// and `false`, or only the `const`), and `=VALUE` for each value of an `enum`.
@@ -176,7 +173,7 @@ impl Coverage {
         }
         let none = BTreeSet::new();
         for (k, node) in props {
-            if SERVICE_KEYS.contains(&k.as_str()) {
+            if service_keys().contains(&k.as_str()) {
                 // Every variant of these needs a real daemon: the tests/services_*.rs suites
                 // emit them, and every record they read is validated against the schema.
                 continue;
