@@ -86,13 +86,13 @@ pub async fn run(inv: Inventory, cfg: &ScanConfig, plan: WaitPlan, shutdown: Shu
     let (trigger, cut) = shutdown::channel();
     let deadline = start + plan.deadline;
     let mut user = shutdown.clone();
+    // The deadline or the first signal, whichever comes first, cuts every round at once.
     let watchdog = tokio::spawn(async move {
-        let by_user = tokio::select! {
-            () = tokio::time::sleep_until(deadline) => false,
-            () = user.wait() => true,
-        };
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => {}
+            () = user.wait() => {}
+        }
         trigger.fire();
-        by_user
     });
     let mut live = Live::new(labels, plan.timing.stable, cfg.progress, start);
     let (news_tx, mut news) = mpsc::unbounded_channel();
