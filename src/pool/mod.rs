@@ -291,7 +291,12 @@ impl Dispatcher {
         let settings = probe::Settings {
             timeout: target.timeout,
             linger: target.linger,
-            retries: self.limits.retries,
+            // A recheck's one full wait (the kernel resends its SYN within it) follows two SYNs
+            // already unanswered: as many as a fixed probe with its retry sends.
+            retries: match timing {
+                Timing::Recheck(_) => 0,
+                _ => self.limits.retries,
+            },
             attempts: self.limits.attempts,
             attempt_gap: self.limits.attempt_gap,
             plan,
@@ -313,9 +318,21 @@ impl Dispatcher {
         );
         let held = self.held.clone();
         let handle = tokio::spawn(async move {
-            let mut outcome = probe::probe(SocketAddr::new(addr, port), settings, sd).await;
+            let sa = SocketAddr::new(addr, port);
+            let mut outcome = probe::probe(sa, &settings, sd.clone()).await;
             if let Some(prior) = prior {
                 outcome = rechecked(prior, outcome);
+            }
+            // The address is late already: probe again now rather than hold it to the end.
+            if let (true, Timing::Auto(c)) = (outcome.provisional, &settings.timing) {
+                if c.is_late(addr) {
+                    let again = probe::Settings {
+                        timing: Timing::Recheck(c.clone()),
+                        retries: 0,
+                        ..settings.clone()
+                    };
+                    outcome = rechecked(outcome, probe::probe(sa, &again, sd).await);
+                }
             }
             if outcome.provisional {
                 if let Some(h) = held {
@@ -385,7 +402,8 @@ impl Dispatcher {
     }
 }
 
-/// A held `filtered` probed again: the new verdict, with every wait and attempt of both.
+/// A provisional `filtered` probed again at the full timeout: the new verdict, with every wait
+/// and attempt of both.
 fn rechecked(prior: Outcome, mut now: Outcome) -> Outcome {
     let mut waits = prior.waits;
     waits.extend(&now.waits);

@@ -18,10 +18,6 @@ use crate::shutdown::Shutdown;
 use crate::timing::{Clock, KERNEL_SYN_RTO, Wait, Waits};
 use crate::verdict::Verdict;
 
-/// Event-loop lag (wall connect time beyond the kernel's RTT) past which auto timing treats the
-/// machine as under pressure: half the shortest wait.
-const LAG_LIMIT: Duration = Duration::from_millis(50);
-
 /// How the connect phase ended.
 pub(super) enum Connected {
     /// Established: the stream and its connect time (the kernel's RTT where it has one).
@@ -61,12 +57,14 @@ pub(super) async fn connect(addr: SocketAddr, s: &Settings, shutdown: &mut Shutd
         srtt: wait.srtt,
         provisional,
     };
+    // The short wait, when this attempt has one: event-loop lag is judged against it.
+    let short = wait.confirm.map(|_| wait.first);
     let first = match dial(addr, s, clock) {
         Ok(d) => d,
         Err(o) => return done(Connected::Down(o), waits, false),
     };
     if first.immediate {
-        let t = established(clock, addr, &first, s.timeout);
+        let t = established(clock, addr, &first, s.timeout, short);
         return done(Connected::Up(first.stream, t), waits, false);
     }
     waits.push(wait.first);
@@ -77,7 +75,11 @@ pub(super) async fn connect(addr: SocketAddr, s: &Settings, shutdown: &mut Shutd
     };
     match r {
         Err(o) => done(Connected::Down(o), waits, false),
-        Ok(Ok(r)) => done(answered(clock, addr, first, r, s.timeout), waits, false),
+        Ok(Ok(r)) => done(
+            answered(clock, addr, first, r, (s.timeout, short)),
+            waits,
+            false,
+        ),
         Ok(Err(_)) => match wait.confirm {
             None => done(
                 Connected::Down(Box::new(filtered(wait.first))),
@@ -107,7 +109,7 @@ async fn confirm(
     let second = match dial(addr, s, clock) {
         Ok(d) if d.immediate => {
             late(clock, addr);
-            let t = established(clock, addr, &d, s.timeout);
+            let t = established(clock, addr, &d, s.timeout, Some(wait.first));
             return (Connected::Up(d.stream, t), false);
         }
         Ok(d) => Some(d),
@@ -143,7 +145,10 @@ async fn confirm(
         (false, Some(d)) => d,
         _ => first,
     };
-    (answered(clock, addr, d, r, s.timeout), false)
+    (
+        answered(clock, addr, d, r, (s.timeout, Some(wait.first))),
+        false,
+    )
 }
 
 fn late(clock: Option<&Clock>, addr: SocketAddr) {
@@ -158,11 +163,11 @@ fn answered(
     addr: SocketAddr,
     d: Dialing,
     r: io::Result<()>,
-    s_timeout: Duration,
+    (s_timeout, short): (Duration, Option<Duration>),
 ) -> Connected {
     match r {
         Ok(()) => {
-            let t = established(clock, addr, &d, s_timeout);
+            let t = established(clock, addr, &d, s_timeout, short);
             Connected::Up(d.stream, t)
         }
         Err(e) => {
@@ -195,6 +200,7 @@ fn established(
     addr: SocketAddr,
     d: &Dialing,
     s_timeout: Duration,
+    short: Option<Duration>,
 ) -> Duration {
     let wall = d.start.elapsed();
     match sockopt::handshake(&d.stream) {
@@ -202,9 +208,10 @@ fn established(
             if let Some(c) = clock {
                 c.sample(addr.ip(), h.rtt);
                 // Seen this long after the kernel had the answer: this process is starved
-                // (a busy machine, or the event loop itself behind), so waits go back to full.
-                if wall.saturating_sub(h.rtt) > LAG_LIMIT {
-                    c.pressure(2 * s_timeout);
+                // (a busy machine, or the event loop itself behind) by more than half a short
+                // wait, so waits go back to full for a while.
+                if short.is_some_and(|w| wall.saturating_sub(h.rtt) > w / 2) {
+                    c.pressure(s_timeout);
                 }
             }
             h.rtt

@@ -151,10 +151,10 @@ pub struct Settings {
 /// Probe `addr` `s.attempts` times (each with its retries), `s.attempt_gap` apart; the verdict
 /// is the majority (ties go to the verdict seen first), and every attempt's verdict is kept.
 /// Every attempt binds to `s.source` when set; a source of the other family makes no attempt.
-pub async fn probe(addr: SocketAddr, s: Settings, shutdown: Shutdown) -> Outcome {
+pub async fn probe(addr: SocketAddr, s: &Settings, shutdown: Shutdown) -> Outcome {
     let mut out = match s.source.and_then(|src| source::mismatch(src, addr)) {
         Some(o) => o,
-        None => probe_attempts(addr, &s, shutdown).await,
+        None => probe_attempts(addr, s, shutdown).await,
     };
     out.source = s.source;
     out.timing = s.timing.mode();

@@ -80,7 +80,7 @@ impl Wildcard {
                 let _ = tx.send((ip, None)).await;
                 return;
             };
-            let o = probe::probe(SocketAddr::new(ip, port), settings, sd).await;
+            let o = probe::probe(SocketAddr::new(ip, port), &settings, sd).await;
             drop(admission);
             let found = o
                 .verdict

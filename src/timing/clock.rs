@@ -92,7 +92,13 @@ impl Clock {
         if late || pressed || est.jittery() {
             return Wait::fixed(fixed, srtt);
         }
-        let first = est.timeout().clamp(MIN_WAIT, MAX_WAIT.min(fixed));
+        // Never shorter than half again the slowest answer seen: jitter the smoothed figures
+        // have forgotten still gets its time.
+        let floor = est.max() * 3 / 2;
+        let first = est
+            .timeout()
+            .max(floor)
+            .clamp(MIN_WAIT, MAX_WAIT.min(fixed));
         // A short wait and its confirmation must save time over one fixed wait.
         if first * (1 + CONFIRM_FACTOR) >= fixed {
             return Wait::fixed(fixed, srtt);
@@ -191,6 +197,20 @@ mod tests {
         assert_eq!(
             c.plan(ip("::1"), Duration::from_secs(10)).first,
             Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn the_wait_covers_half_again_the_slowest_answer() {
+        let c = Clock::new();
+        for ms in [
+            400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 500,
+        ] {
+            c.sample(ip("127.0.0.1"), Duration::from_millis(ms));
+        }
+        assert_eq!(
+            c.plan(ip("127.0.0.1"), Duration::from_secs(10)).first,
+            Duration::from_millis(750)
         );
     }
 

@@ -19,6 +19,7 @@ const RTTVAR_RESET_US: i64 = 2_000_000;
 pub struct Estimate {
     srtt_us: i64,
     rttvar_us: i64,
+    max_us: i64,
     samples: u32,
 }
 
@@ -40,6 +41,7 @@ impl Estimate {
             self.srtt_us += delta >> 3;
             self.rttvar_us += (delta.abs() - self.rttvar_us) >> 2;
         }
+        self.max_us = self.max_us.max(m);
         if self.rttvar_us > RTTVAR_CAP_US {
             self.rttvar_us = RTTVAR_RESET_US;
         }
@@ -64,6 +66,11 @@ impl Estimate {
     /// srtt + 4·rttvar, unboxed.
     pub fn timeout(&self) -> Duration {
         self.srtt() + 4 * self.rttvar()
+    }
+
+    /// The longest sample taken.
+    pub fn max(&self) -> Duration {
+        Duration::from_micros(self.max_us.max(0) as u64)
     }
 
     /// The variation exceeds the RTT itself (an RTT under [`RTTVAR_FLOOR`] counts as the
@@ -113,6 +120,7 @@ mod tests {
         e.add(ms(2_000));
         assert_eq!(e.srtt(), ms(10));
         assert_eq!(e.samples, 1);
+        assert_eq!(e.max(), ms(10));
     }
 
     #[test]
