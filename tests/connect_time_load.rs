@@ -54,13 +54,6 @@ fn loopback_connect_time_stays_under_a_millisecond_with_two_busy_loops() {
         ms[ms.len() / 2],
         ms[ms.len() - 1]
     );
-    assert!(
-        bad.is_empty(),
-        "{} of {PORTS} loopback connects outside (0, 1) ms with two busy loops:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
-
     let text = ns.read("load.prom");
     let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
     let secs: Vec<f64> = scrape
@@ -78,8 +71,11 @@ fn loopback_connect_time_stays_under_a_millisecond_with_two_busy_loops() {
         .filter(|v| !(**v > 0.0 && **v < 0.001))
         .collect();
     assert!(
-        slow.is_empty(),
-        "{} Prometheus connect times outside (0, 0.001) s: {slow:?}",
+        bad.is_empty() && slow.is_empty(),
+        "{} of {PORTS} loopback connect_ms outside (0, 1) ms with two busy loops:\n{}\n\
+         {} of {PORTS} Prometheus telltale_probe_connect_seconds outside (0, 0.001) s: {slow:?}",
+        bad.len(),
+        bad.join("\n"),
         slow.len()
     );
 }
