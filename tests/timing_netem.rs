@@ -273,6 +273,7 @@ fn delay_and_loss_profiles_give_no_wrong_verdict_in_auto() {
     );
     let mut failures = Vec::new();
     let mut layout = Vec::new();
+    let mut excused_all = Vec::new();
     for (p, (label, ..)) in PROFILES.iter().enumerate() {
         let mut autos = Vec::new();
         let mut fixed = None;
@@ -292,7 +293,9 @@ fn delay_and_loss_profiles_give_no_wrong_verdict_in_auto() {
                 excused: Vec::new(),
                 wall_ms: wall_ms.parse().unwrap(),
             };
+            let mode = if r < AUTO_RUNS { "auto" } else { "fixed" };
             for rec in &recs {
+                assert_eq!(rec["timing"], mode, "{name}: the record's timing: {rec}");
                 let key = (
                     s(rec, "addr").to_string(),
                     u16::try_from(rec["port"].as_u64().unwrap()).unwrap(),
@@ -308,7 +311,7 @@ fn delay_and_loss_profiles_give_no_wrong_verdict_in_auto() {
                 }
             }
             for e in &res.excused {
-                eprintln!("{label} {name}: excused by the wire: {e}");
+                excused_all.push(format!("- `{label}` {name}: {e}"));
             }
             if r < AUTO_RUNS {
                 for e in &res.wrong {
@@ -355,7 +358,9 @@ fn delay_and_loss_profiles_give_no_wrong_verdict_in_auto() {
     writeln!(
         table,
         "\n2,000 probes a run (4 addresses × 500: 100 open, 100 closed-by-peer, 100 refused, \
-         100 dropped, 100 ICMP-rejected), flags `{FLAGS}` + `--timing auto|fixed`."
+         100 dropped, 100 ICMP-rejected), flags `{FLAGS}` + `--timing auto|fixed`; the link is \
+         tests/lab/netem_link.py (this kernel has no sch_netem).\n\nExcused by the wire:\n{}",
+        excused_all.join("\n")
     )
     .unwrap();
     eprintln!("{table}\nTUN counters:\n{stats}");
