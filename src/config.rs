@@ -41,6 +41,7 @@ impl Default for Limits {
             attempt_gap: Duration::from_millis(200),
             services: crate::service::policy::Policy::default(),
             source: None,
+            timing: crate::timing::Mode::Fixed,
         }
     }
 }
@@ -178,6 +179,7 @@ fn apply_probe(c: &mut ScanConfig, p: &ProbeOpts) {
     };
     c.meta.cert_min_days = p.cert_min_days;
     c.limits.source = p.source;
+    c.limits.timing = p.timing;
     if let Some(v) = &p.vantage {
         c.meta.vantage = v.as_str().into();
     }

@@ -47,6 +47,7 @@ pub mod scan;
 pub mod service;
 pub mod shard;
 pub mod shutdown;
+pub mod timing;
 pub mod verdict;
 pub mod wait;
 

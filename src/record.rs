@@ -56,6 +56,9 @@ pub const FORMAT_VERSION: u32 = 1;
 /// | `tls` | object \| null | a TLS probe's handshake: `version`, `subject`, `issuer`, `not_after`, `days_left`, `verified`, `verify_error`, and `min_days` (the `--cert-min-days` / `cert_min_days:` it was judged by, null when none applied) |
 /// | `waited_ms` | number \| null | `wait` only: from the start of the wait until the target was ready (or until the end) |
 /// | `rounds` | int \| null | `wait` only: probes made of this target (the last one cut at the deadline included) |
+/// | `timing` | string | how connects were timed: `fixed` (the full `--timeout`) or `auto` (`--timing auto`) |
+/// | `waits_ms` | [int] | every connect wait of the probe, in order, in ms (the first 8): `[3000, 3000]` is a fixed wait and its retry, `[100, 200]` a short auto wait and its confirmation; empty when it never waited (decided before or at `connect()`) |
+/// | `srtt_ms` | number \| null | `auto`: the smoothed round trip of the address (or its group) the waits came from; null with `fixed` and before any answer |
 #[derive(Clone, Debug, Serialize)]
 pub struct Record {
     /// Schema version.
@@ -129,6 +132,12 @@ pub struct Record {
     pub waited_ms: Option<f64>,
     /// `wait`: rounds of probes made of this target.
     pub rounds: Option<u32>,
+    /// How connects were timed (`--timing`).
+    pub timing: crate::timing::Mode,
+    /// Every connect wait, in order.
+    pub waits_ms: crate::timing::Waits,
+    /// The smoothed RTT the waits came from (`--timing auto`).
+    pub srtt_ms: Option<f64>,
 }
 
 /// The record's `tls` object: what the handshake showed, and the threshold that applied, so a
@@ -259,6 +268,9 @@ impl Record {
             tls: o.tls.map(|info| RecordTls { info, min_days }),
             waited_ms: None,
             rounds: None,
+            timing: o.timing,
+            waits_ms: o.waits,
+            srtt_ms: o.srtt_ms,
         }
     }
 
@@ -381,6 +393,9 @@ mod tests {
             tls: None,
             waited_ms: Some(2100.5),
             rounds: Some(3),
+            timing: crate::timing::Mode::Auto,
+            waits_ms: crate::timing::Waits::default(),
+            srtt_ms: Some(0.25),
         }
     }
 

@@ -73,6 +73,13 @@ pub struct ProbeOpts {
     /// target's, is a `local-error` (no packet sent), never a verdict.
     #[arg(long, value_name = "ADDR", value_parser = source)]
     pub source: Option<std::net::IpAddr>,
+    /// How long a connect waits: `fixed` waits the full --timeout for every silent port;
+    /// `auto` waits srtt + 4·rttvar of the address's measured round trip (at least 100ms, at
+    /// most --timeout), confirms a silent port with a second SYN before `filtered`, and falls
+    /// back to the full --timeout where there is no answer yet, jitter, a late answer or
+    /// local pressure.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::timing::Mode::Fixed)]
+    pub timing: crate::timing::Mode,
 }
 
 /// `--service-detect`.

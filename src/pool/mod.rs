@@ -14,8 +14,13 @@
 //! A name is resolved off the dispatch path: its probes are parked until its lookup answers, so
 //! address targets never wait behind a slow resolver.
 //!
+//! With `--timing auto` the run shares one [`Clock`] between its probes. A `filtered` decided on
+//! a short wait is held back until every probe has finished; held verdicts of addresses whose
+//! answers came late meanwhile are probed again at the fixed timeout, the rest are sent as they
+//! are.
+//!
 //! When `shutdown` fires, the dispatcher stops launching, and in-flight probes end at once as
-//! `interrupted`.
+//! `interrupted` (held verdicts are then sent as measured).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -30,6 +35,7 @@ use crate::probe::{self, Outcome};
 use crate::record::{Record, RunMeta};
 use crate::resolve::{Resolution, Resolver};
 use crate::shutdown::Shutdown;
+use crate::timing::{self, Clock, Timing};
 use crate::verdict::Verdict;
 
 mod gate;
@@ -57,6 +63,8 @@ pub struct Limits {
     pub services: crate::service::policy::Policy,
     /// `--source`: the local address every probe binds to, unless its target has `source:`.
     pub source: Option<IpAddr>,
+    /// `--timing`: how connect waits are chosen.
+    pub timing: timing::Mode,
 }
 
 /// What the pool counted besides the records it sent.
@@ -95,7 +103,20 @@ pub async fn run<P: IntoIterator<Item = Probe>>(
             resolver.prefetch(n);
         }
     }
+    let timing = match run.limits.timing {
+        timing::Mode::Fixed => Timing::Fixed,
+        timing::Mode::Auto => Timing::Auto(Arc::new(Clock::new())),
+    };
+    let (held_tx, held_rx) = match timing {
+        Timing::Fixed => (None, None),
+        _ => {
+            let (t, r) = mpsc::unbounded_channel();
+            (Some(t), Some(r))
+        }
+    };
     let mut d = Dispatcher {
+        timing,
+        held: held_tx,
         gate: run.gate,
         limits: run.limits,
         meta: run.meta,
@@ -114,10 +135,26 @@ pub async fn run<P: IntoIterator<Item = Probe>>(
             let _ = h.await;
         }
     }
+    if let Some(rx) = held_rx {
+        d.held = None;
+        d.sweep(rx).await;
+    }
     d.stats
 }
 
+/// A provisional `filtered` held back until the run's other probes have finished.
+struct Held {
+    target: Arc<Target>,
+    addr: IpAddr,
+    port: u16,
+    outcome: Outcome,
+}
+
 struct Dispatcher {
+    /// How probes are timed (one clock for the whole run in auto mode).
+    timing: Timing,
+    /// Where probes send a provisional `filtered` (auto mode; None once dispatch is over).
+    held: Option<mpsc::UnboundedSender<Held>>,
     gate: Arc<Gate>,
     limits: Limits,
     meta: RunMeta,
@@ -226,6 +263,20 @@ impl Dispatcher {
             self.stats.excluded += 1;
             return;
         }
+        let timing = self.timing.clone();
+        self.spawn(target, addr, port, timing, None).await;
+    }
+
+    /// Pass the gate, then run one probe as its own task. `prior` is the held outcome a
+    /// recheck replaces.
+    async fn spawn(
+        &mut self,
+        target: &Arc<Target>,
+        addr: IpAddr,
+        port: u16,
+        timing: Timing,
+        prior: Option<Outcome>,
+    ) {
         let Some(admission) = self
             .gate
             .admit(SocketAddr::new(addr, port), &self.shutdown)
@@ -252,6 +303,7 @@ impl Dispatcher {
                 _ => target.host_label.clone(),
             },
             source: target.source.or(self.limits.source),
+            timing,
         };
         let (target, tx, sd, meta) = (
             target.clone(),
@@ -259,8 +311,34 @@ impl Dispatcher {
             self.shutdown.clone(),
             self.meta.clone(),
         );
+        let held = self.held.clone();
         let handle = tokio::spawn(async move {
-            let outcome = probe::probe(SocketAddr::new(addr, port), settings, sd).await;
+            let mut outcome = probe::probe(SocketAddr::new(addr, port), settings, sd).await;
+            if let Some(prior) = prior {
+                outcome = rechecked(prior, outcome);
+            }
+            if outcome.provisional {
+                if let Some(h) = held {
+                    let held = Held {
+                        target,
+                        addr,
+                        port,
+                        outcome,
+                    };
+                    match h.send(held) {
+                        Ok(()) => return,
+                        Err(e) => {
+                            let Held {
+                                target, outcome, ..
+                            } = e.0;
+                            let _ = tx
+                                .send(Record::new(&target, Some(addr), port, outcome, &meta))
+                                .await;
+                            return;
+                        }
+                    }
+                }
+            }
             let _ = tx
                 .send(Record::new(&target, Some(addr), port, outcome, &meta))
                 .await;
@@ -272,6 +350,32 @@ impl Dispatcher {
         }
     }
 
+    /// Every probe has finished: probe the held `filtered` of late addresses again at the fixed
+    /// timeout, send the others as they are.
+    async fn sweep(&mut self, mut rx: mpsc::UnboundedReceiver<Held>) {
+        let mut held = Vec::new();
+        while let Some(h) = rx.recv().await {
+            held.push(h);
+        }
+        let Timing::Auto(clock) = self.timing.clone() else {
+            return;
+        };
+        for h in held {
+            if self.shutdown.is_set() || !clock.is_late(h.addr) {
+                let mut o = h.outcome;
+                o.provisional = false;
+                let _ = self
+                    .tx
+                    .send(Record::new(&h.target, Some(h.addr), h.port, o, &self.meta))
+                    .await;
+            } else {
+                let timing = Timing::Recheck(clock.clone());
+                self.spawn(&h.target, h.addr, h.port, timing, Some(h.outcome))
+                    .await;
+            }
+        }
+    }
+
     async fn emit(&self, target: &Target, port: u16, verdict: Verdict, code: &str, detail: &str) {
         let o = Outcome::without_connect(verdict, Some(code.to_string()), detail.to_string());
         let _ = self
@@ -279,4 +383,18 @@ impl Dispatcher {
             .send(Record::new(target, None, port, o, &self.meta))
             .await;
     }
+}
+
+/// A held `filtered` probed again: the new verdict, with every wait and attempt of both.
+fn rechecked(prior: Outcome, mut now: Outcome) -> Outcome {
+    let mut waits = prior.waits;
+    waits.extend(&now.waits);
+    now.waits = waits;
+    now.attempts += prior.attempts;
+    now.srtt_ms = prior.srtt_ms;
+    now.detail = format!(
+        "rechecked at the fixed timeout (answers from this address came late): {}",
+        now.detail
+    );
+    now
 }

@@ -12,24 +12,28 @@
 //! future.
 
 pub mod classify;
+mod connect;
 mod linger;
 mod session;
 mod source;
+mod tcp_info;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::Socket;
 use tokio::net::TcpStream;
 
 use crate::service::Service;
 use crate::service::policy::{Plan, Style};
 use crate::service::tls::TlsInfo;
 use crate::shutdown::Shutdown;
+use crate::timing::{Mode, Timing, Waits};
 use crate::verdict::Verdict;
 pub use classify::{Phase, classify, errno_name};
+use connect::Connected;
 pub use session::GOODBYE_WAIT;
 
 /// Most banner bytes kept per probe; what a peer sends past them is left unread.
@@ -44,7 +48,8 @@ pub struct Outcome {
     pub errno: Option<String>,
     /// Human explanation with timings.
     pub detail: String,
-    /// Time from `connect()` to established, when it connected.
+    /// The handshake's round trip as the kernel measured it (the wall time from `connect()`
+    /// when a SYN was retransmitted or the kernel has no figure), when it connected.
     pub connect_ms: Option<f64>,
     /// Time from established to the peer's FIN/RST, when it closed during the linger window.
     pub closed_after_ms: Option<f64>,
@@ -66,6 +71,15 @@ pub struct Outcome {
     pub tls: Option<TlsInfo>,
     /// The local address the probe bound to, or tried to ([`Settings::source`]).
     pub source: Option<IpAddr>,
+    /// How the connects were timed.
+    pub timing: Mode,
+    /// Every connect wait, in order.
+    pub waits: Waits,
+    /// The smoothed RTT the first attempt's waits came from (auto timing).
+    pub srtt_ms: Option<f64>,
+    /// `filtered` decided on a short wait and its confirmation (auto timing): the pool probes
+    /// it again at the fixed timeout if the address's answers turn out to come late.
+    pub provisional: bool,
 }
 
 impl Outcome {
@@ -85,6 +99,10 @@ impl Outcome {
             rejection: None,
             tls: None,
             source: None,
+            timing: Mode::Fixed,
+            waits: Waits::default(),
+            srtt_ms: None,
+            provisional: false,
         }
     }
 
@@ -126,6 +144,8 @@ pub struct Settings {
     /// Local address to bind to before connecting (`--source`, `source:`); None = the
     /// kernel's choice.
     pub source: Option<IpAddr>,
+    /// How connects are timed (`--timing`).
+    pub timing: Timing,
 }
 
 /// Probe `addr` `s.attempts` times (each with its retries), `s.attempt_gap` apart; the verdict
@@ -137,6 +157,7 @@ pub async fn probe(addr: SocketAddr, s: Settings, shutdown: Shutdown) -> Outcome
         None => probe_attempts(addr, &s, shutdown).await,
     };
     out.source = s.source;
+    out.timing = s.timing.mode();
     out
 }
 
@@ -175,6 +196,11 @@ async fn probe_attempts(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) 
         })
         .unwrap_or(Verdict::Interrupted);
     let total_attempts = outs.iter().map(|o| o.attempts).sum();
+    let mut waits = Waits::default();
+    for o in &outs {
+        waits.extend(&o.waits);
+    }
+    let srtt_ms = outs.first().and_then(|o| o.srtt_ms);
     let mut chosen = outs
         .into_iter()
         .rev()
@@ -182,6 +208,8 @@ async fn probe_attempts(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) 
         .unwrap_or_else(|| Outcome::interrupted(Duration::ZERO));
     chosen.attempts = total_attempts;
     chosen.attempt_verdicts = Some(verdicts);
+    chosen.waits = waits;
+    chosen.srtt_ms = srtt_ms;
     chosen
 }
 
@@ -189,18 +217,25 @@ async fn probe_attempts(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) 
 async fn probe_once(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> Outcome {
     let start = Instant::now();
     let mut best: Option<Outcome> = None;
+    let mut waits = Waits::default();
+    let mut srtt_ms = None;
+    let mut attempts = 0;
     for attempt in 1..=s.retries + 1 {
         let out = attempt_once(addr, s, &mut shutdown).await;
-        let retry = matches!(out.verdict, Verdict::Filtered | Verdict::LocalError);
+        waits.extend(&out.waits);
+        if attempt == 1 {
+            srtt_ms = out.srtt_ms;
+        }
+        attempts += out.attempts;
+        // A short wait's confirmation was this attempt's retry.
+        let retry =
+            matches!(out.verdict, Verdict::Filtered | Verdict::LocalError) && !out.provisional;
         let local = out.verdict == Verdict::LocalError;
         // A local error on a retry never replaces a remote verdict seen earlier.
         best = match best {
             Some(prev) if local && prev.verdict == Verdict::Filtered => Some(prev),
             _ => Some(out),
         };
-        if let Some(b) = best.as_mut() {
-            b.attempts = attempt;
-        }
         if !retry || attempt > s.retries || shutdown.is_set() {
             break;
         }
@@ -212,7 +247,11 @@ async fn probe_once(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> O
             }
         }
     }
-    best.unwrap_or_else(|| Outcome::interrupted(start.elapsed()))
+    let mut best = best.unwrap_or_else(|| Outcome::interrupted(start.elapsed()));
+    best.attempts = attempts.max(1);
+    best.waits = waits;
+    best.srtt_ms = srtt_ms;
+    best
 }
 
 /// Format a duration as milliseconds with sensible precision.
@@ -229,11 +268,11 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-fn os_err(e: &io::Error) -> Option<i32> {
+pub(super) fn os_err(e: &io::Error) -> Option<i32> {
     e.raw_os_error()
 }
 
-fn setup_error(what: &str, e: &io::Error) -> Outcome {
+pub(super) fn setup_error(what: &str, e: &io::Error) -> Outcome {
     let errno = os_err(e);
     let name = errno.map_or_else(|| e.to_string(), errno_name);
     Outcome::new(
@@ -246,62 +285,26 @@ fn setup_error(what: &str, e: &io::Error) -> Outcome {
 /// One attempt: connect, then linger or speak to the service. Ends as soon as `shutdown`
 /// fires, with an `interrupted` outcome that keeps whatever was measured before.
 async fn attempt_once(addr: SocketAddr, s: &Settings, shutdown: &mut Shutdown) -> Outcome {
-    let timeout = s.timeout;
-    // SOCK_NONBLOCK at creation saves two fcntl calls per probe.
-    let kind = Type::STREAM.nonblocking();
-    let sock = match Socket::new(Domain::for_address(addr), kind, Some(Protocol::TCP)) {
-        Ok(s) => s,
-        Err(e) => return setup_error("socket()", &e),
+    let a = connect::connect(addr, s, shutdown).await;
+    let mut out = match a.result {
+        Connected::Down(o) => *o,
+        Connected::Up(stream, connected) => converse(addr, s, shutdown, stream, connected).await,
     };
-    if let Err(e) = sock.set_linger(Some(Duration::ZERO)) {
-        return setup_error("socket setup", &e);
-    }
-    if let Some(src) = s.source {
-        if let Some(out) = source::bind(&sock, src) {
-            return out;
-        }
-    }
-    let start = Instant::now();
-    let immediate = match sock.connect(&addr.into()) {
-        Ok(()) => true,
-        Err(e) if os_err(&e) == Some(libc::EINPROGRESS) => false,
-        Err(e) => return sync_connect_error(&e, start.elapsed(), s.source),
-    };
-    let stream = match TcpStream::from_std(std::net::TcpStream::from(sock)) {
-        Ok(s) => s,
-        Err(e) => return setup_error("registering the socket", &e),
-    };
-    if !immediate {
-        let connecting = tokio::select! {
-            biased;
-            () = shutdown.wait() => return Outcome::interrupted(start.elapsed()),
-            r = tokio::time::timeout(timeout, wait_connected(&stream)) => r,
-        };
-        match connecting {
-            Err(_) => {
-                return Outcome::new(
-                    Verdict::Filtered,
-                    None,
-                    format!(
-                        "no answer within {}: SYN dropped",
-                        crate::report::units::fmt_duration(timeout)
-                    ),
-                );
-            }
-            Ok(Err(e)) => {
-                let mut out = async_connect_error(&e, start.elapsed());
-                if out.verdict == Verdict::ResetByPeer {
-                    // The peer may have sent a banner before its RST; Linux keeps those bytes
-                    // readable after the error, so do not lose them.
-                    out.banner = drain_banner(&stream);
-                }
-                return out;
-            }
-            Ok(Ok(())) => {}
-        }
-    }
-    let connected = start.elapsed();
-    // The peer is `addr` (wait_connected confirmed the connection): one getsockname suffices.
+    out.waits = a.waits;
+    out.srtt_ms = a.srtt.map(ms);
+    out.provisional = a.provisional;
+    out
+}
+
+/// After the handshake: the self-connect check, then linger or the service's conversation.
+async fn converse(
+    addr: SocketAddr,
+    s: &Settings,
+    shutdown: &mut Shutdown,
+    stream: TcpStream,
+    connected: Duration,
+) -> Outcome {
+    // The peer is `addr` (the connect confirmed the connection): one getsockname suffices.
     if let Ok(l) = stream.local_addr() {
         if l == addr {
             return Outcome::new(
@@ -329,23 +332,11 @@ async fn attempt_once(addr: SocketAddr, s: &Settings, shutdown: &mut Shutdown) -
     out
 }
 
-async fn wait_connected(stream: &TcpStream) -> io::Result<()> {
-    loop {
-        stream.writable().await?;
-        if let Some(e) = stream.take_error()? {
-            return Err(e);
-        }
-        match stream.peer_addr() {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn sync_connect_error(e: &io::Error, after: Duration, source: Option<IpAddr>) -> Outcome {
+pub(super) fn sync_connect_error(
+    e: &io::Error,
+    after: Duration,
+    source: Option<IpAddr>,
+) -> Outcome {
     let errno = os_err(e);
     let verdict = classify(Phase::ConnectSync, errno);
     let name = errno.map_or_else(|| e.to_string(), errno_name);
@@ -365,7 +356,7 @@ fn sync_connect_error(e: &io::Error, after: Duration, source: Option<IpAddr>) ->
     Outcome::new(verdict, errno, detail)
 }
 
-fn async_connect_error(e: &io::Error, after: Duration) -> Outcome {
+pub(super) fn async_connect_error(e: &io::Error, after: Duration) -> Outcome {
     let errno = os_err(e);
     let verdict = classify(Phase::ConnectAsync, errno);
     let name = errno.map_or_else(|| e.to_string(), errno_name);
@@ -388,7 +379,7 @@ fn async_connect_error(e: &io::Error, after: Duration) -> Outcome {
 }
 
 /// Whatever is already in the receive queue, without waiting (bounded).
-fn drain_banner(stream: &TcpStream) -> Vec<u8> {
+pub(super) fn drain_banner(stream: &TcpStream) -> Vec<u8> {
     use std::io::Read;
     let sock = socket2::SockRef::from(stream);
     let mut reader: &Socket = &sock;

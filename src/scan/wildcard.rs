@@ -48,6 +48,7 @@ impl Wildcard {
             plan: crate::service::policy::Plan::tcp(crate::service::policy::Style::Connect),
             host: Arc::from(""),
             source: None,
+            timing: crate::timing::Timing::Fixed,
         };
         Wildcard {
             port,

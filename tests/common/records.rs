@@ -45,6 +45,9 @@ pub const RECORD_KEYS: &[&str] = &[
     "tls",
     "waited_ms",
     "rounds",
+    "timing",
+    "waits_ms",
+    "srtt_ms",
 ];
 
 /// The header line of `--format csv`.

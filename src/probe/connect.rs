@@ -1,0 +1,265 @@
+//! The connect phase of one attempt: open the socket, `connect()`, and wait for the answer as
+//! the attempt's [`Timing`](crate::timing::Timing) says — the full timeout, or a short wait
+//! confirmed by a second SYN on a fresh socket while the first stays open. Every answer feeds
+//! the clock: the kernel's handshake RTT for a connection (`TCP_INFO`), the wall time for a RST
+//! or ICMP error, neither when a SYN may have been retransmitted (Karn's rule).
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpStream;
+
+use super::{Outcome, Settings, async_connect_error, drain_banner, fmt_ms, os_err, setup_error};
+use super::{source, sync_connect_error, tcp_info};
+use crate::report::units::fmt_duration;
+use crate::shutdown::Shutdown;
+use crate::timing::{Clock, KERNEL_SYN_RTO, Wait, Waits};
+use crate::verdict::Verdict;
+
+/// How the connect phase ended.
+pub(super) enum Connected {
+    /// Established: the stream and its connect time (the kernel's RTT where it has one).
+    Up(TcpStream, Duration),
+    /// Decided without a connection: refused, unreachable, filtered, a local error,
+    /// interrupted.
+    Down(Box<Outcome>),
+}
+
+/// The connect phase's result and how it was timed.
+pub(super) struct Attempted {
+    pub(super) result: Connected,
+    /// The waits used (one, or the short wait and its confirmation).
+    pub(super) waits: Waits,
+    /// The smoothed RTT the waits came from.
+    pub(super) srtt: Option<Duration>,
+    /// `filtered` after a short wait and its confirmation: checked again at the fixed timeout
+    /// if the address's answers turn out to come late.
+    pub(super) provisional: bool,
+}
+
+/// A socket whose `connect()` was issued.
+struct Dialing {
+    stream: TcpStream,
+    start: Instant,
+    immediate: bool,
+}
+
+/// Connect to `addr`, timed by `s.timing`.
+pub(super) async fn connect(addr: SocketAddr, s: &Settings, shutdown: &mut Shutdown) -> Attempted {
+    let wait = s.timing.plan(addr.ip(), s.timeout);
+    let clock = s.timing.clock();
+    let mut waits = Waits::default();
+    let done = |result, waits, provisional| Attempted {
+        result,
+        waits,
+        srtt: wait.srtt,
+        provisional,
+    };
+    let first = match dial(addr, s, clock) {
+        Ok(d) => d,
+        Err(o) => return done(Connected::Down(o), waits, false),
+    };
+    if first.immediate {
+        let t = established(clock, addr, &first);
+        return done(Connected::Up(first.stream, t), waits, false);
+    }
+    waits.push(wait.first);
+    let r = tokio::select! {
+        biased;
+        () = shutdown.wait() => Err(Box::new(Outcome::interrupted(first.start.elapsed()))),
+        r = tokio::time::timeout(wait.first, wait_connected(&first.stream)) => Ok(r),
+    };
+    match r {
+        Err(o) => done(Connected::Down(o), waits, false),
+        Ok(Ok(r)) => done(answered(clock, addr, first, r), waits, false),
+        Ok(Err(_)) => match wait.confirm {
+            None => done(
+                Connected::Down(Box::new(filtered(wait.first))),
+                waits,
+                false,
+            ),
+            Some(extra) => {
+                waits.push(extra);
+                let (result, provisional) = confirm(addr, s, shutdown, first, &wait, extra).await;
+                done(result, waits, provisional)
+            }
+        },
+    }
+}
+
+/// The short wait expired: a second SYN on a fresh socket, both watched for `extra`.
+async fn confirm(
+    addr: SocketAddr,
+    s: &Settings,
+    shutdown: &mut Shutdown,
+    first: Dialing,
+    wait: &Wait,
+    extra: Duration,
+) -> (Connected, bool) {
+    let clock = s.timing.clock();
+    // A second socket that cannot be opened (a local error) leaves the first one watched.
+    let second = match dial(addr, s, clock) {
+        Ok(d) if d.immediate => {
+            late(clock, addr);
+            let t = established(clock, addr, &d);
+            return (Connected::Up(d.stream, t), false);
+        }
+        Ok(d) => Some(d),
+        Err(_) => None,
+    };
+    let on_second = async {
+        match &second {
+            Some(d) => wait_connected(&d.stream).await,
+            None => std::future::pending().await,
+        }
+    };
+    let which = tokio::select! {
+        biased;
+        () = shutdown.wait() => return (Connected::Down(Box::new(Outcome::interrupted(first.start.elapsed()))), false),
+        r = wait_connected(&first.stream) => Some((true, r)),
+        r = on_second => Some((false, r)),
+        () = tokio::time::sleep(extra) => None,
+    };
+    let Some((was_first, r)) = which else {
+        let srtt = wait.srtt.map_or_else(|| "none".to_string(), fmt_ms);
+        let detail = format!(
+            "no answer within {} nor to a second SYN in the next {}: SYN dropped (auto timing, srtt {srtt})",
+            fmt_duration(wait.first),
+            fmt_duration(extra),
+        );
+        let mut o = Outcome::new(Verdict::Filtered, None, detail);
+        o.attempts = 2;
+        return (Connected::Down(Box::new(o)), true);
+    };
+    // Any answer now came after the short wait: this address's waits go back to the full timeout.
+    late(clock, addr);
+    let d = match (was_first, second) {
+        (false, Some(d)) => d,
+        _ => first,
+    };
+    (answered(clock, addr, d, r), false)
+}
+
+fn late(clock: Option<&Clock>, addr: SocketAddr) {
+    if let Some(c) = clock {
+        c.late(addr.ip());
+    }
+}
+
+/// The socket's first answer: established, or the error that came back.
+fn answered(clock: Option<&Clock>, addr: SocketAddr, d: Dialing, r: io::Result<()>) -> Connected {
+    match r {
+        Ok(()) => {
+            let t = established(clock, addr, &d);
+            Connected::Up(d.stream, t)
+        }
+        Err(e) => {
+            let after = d.start.elapsed();
+            let mut out = async_connect_error(&e, after);
+            if out.verdict == Verdict::ResetByPeer {
+                // The peer may have sent a banner before its RST; Linux keeps those bytes
+                // readable after the error, so do not lose them.
+                out.banner = drain_banner(&d.stream);
+            } else if out.verdict != Verdict::LocalError {
+                // RST or ICMP: a sample by wall time, unless a SYN may have been retransmitted.
+                let resent = tcp_info::handshake(&d.stream).is_some_and(|h| h.retransmitted);
+                if let Some(c) = clock {
+                    if resent || after >= KERNEL_SYN_RTO {
+                        c.late(addr.ip());
+                    } else {
+                        c.sample(addr.ip(), after);
+                    }
+                }
+            }
+            Connected::Down(Box::new(out))
+        }
+    }
+}
+
+/// A connection is up: its connect time, from the kernel's RTT unless a SYN was retransmitted
+/// (then the wall time, and the address counts as late).
+fn established(clock: Option<&Clock>, addr: SocketAddr, d: &Dialing) -> Duration {
+    let wall = d.start.elapsed();
+    match tcp_info::handshake(&d.stream) {
+        Some(h) if !h.retransmitted && h.rtt > Duration::ZERO => {
+            if let Some(c) = clock {
+                c.sample(addr.ip(), h.rtt);
+            }
+            h.rtt
+        }
+        Some(h) if h.retransmitted => {
+            if let Some(c) = clock {
+                c.late(addr.ip());
+            }
+            wall
+        }
+        _ => wall,
+    }
+}
+
+fn filtered(wait: Duration) -> Outcome {
+    Outcome::new(
+        Verdict::Filtered,
+        None,
+        format!("no answer within {}: SYN dropped", fmt_duration(wait)),
+    )
+}
+
+/// Open a non-blocking socket (zero linger, bound to the source if any) and issue `connect()`.
+/// A synchronous failure is the attempt's outcome.
+fn dial(addr: SocketAddr, s: &Settings, clock: Option<&Clock>) -> Result<Dialing, Box<Outcome>> {
+    let local = |o: Outcome| {
+        if let (Some(c), Verdict::LocalError) = (clock, o.verdict) {
+            c.pressure(2 * s.timeout);
+        }
+        Box::new(o)
+    };
+    // SOCK_NONBLOCK at creation saves two fcntl calls per probe.
+    let kind = Type::STREAM.nonblocking();
+    let sock = Socket::new(Domain::for_address(addr), kind, Some(Protocol::TCP))
+        .map_err(|e| local(setup_error("socket()", &e)))?;
+    sock.set_linger(Some(Duration::ZERO))
+        .map_err(|e| local(setup_error("socket setup", &e)))?;
+    if let Some(src) = s.source {
+        if let Some(out) = source::bind(&sock, src) {
+            return Err(local(out));
+        }
+    }
+    let start = Instant::now();
+    let immediate = match sock.connect(&addr.into()) {
+        Ok(()) => true,
+        Err(e) if os_err(&e) == Some(libc::EINPROGRESS) => false,
+        Err(e) => {
+            let out = sync_connect_error(&e, start.elapsed(), s.source);
+            if let (Some(c), Verdict::Refused | Verdict::Unreachable) = (clock, out.verdict) {
+                c.sample(addr.ip(), start.elapsed());
+            }
+            return Err(local(out));
+        }
+    };
+    let stream = TcpStream::from_std(std::net::TcpStream::from(sock))
+        .map_err(|e| local(setup_error("registering the socket", &e)))?;
+    Ok(Dialing {
+        stream,
+        start,
+        immediate,
+    })
+}
+
+async fn wait_connected(stream: &TcpStream) -> io::Result<()> {
+    loop {
+        stream.writable().await?;
+        if let Some(e) = stream.take_error()? {
+            return Err(e);
+        }
+        match stream.peer_addr() {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
