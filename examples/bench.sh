@@ -22,8 +22,8 @@
 # Columns, C = 1000, T = 1 s:
 #   tt-fixed  telltale scan INV --timeout 1000ms --retries 0 --linger 0 -c 1000 --per-host 1000
 #             --format ndjson --no-progress -o OUT        (the measurement)
-#   tt-auto   the same plus --timing auto and $BENCH_AUTO_ARGS (skipped, loudly, when
-#             `telltale scan --help` has no --timing)
+#   tt-auto   the same plus --timing auto and $BENCH_AUTO_ARGS, whose flags replace the same
+#             flags above (skipped, loudly, when `telltale scan --help` has no --timing)
 #   floor     examples/floor.c (built with gcc -O2 into the results dir), same C and T
 #   nmap      nmap -sT -T4 --max-retries 1 --min-rate 20000 -Pn -n --min-parallelism 1000
 # Filtered mode: every probe dropped by nft; tt-fixed = telltale at its defaults, tt-auto =
@@ -118,6 +118,27 @@ note_cmd() {
   printf 'cmd=%s: %s\n' "$col" "$s" >>"$DIR/meta"
 }
 
+# Prints (NUL-separated) the telltale flags "$@" less those that AUTO_ARGS sets again (clap
+# refuses a repeated option), then AUTO_ARGS: BENCH_AUTO_ARGS="-c 4000" replaces -c 1000.
+with_auto_args() {
+  local -A over=()
+  local a i
+  for a in "${AUTO_ARGS[@]}"; do
+    a=${a%%=*}; [[ $a != --concurrency ]] || a=-c
+    [[ $a != -* ]] || over[$a]=1
+  done
+  local -a flags=("$@")
+  for ((i = 0; i < ${#flags[@]}; i++)); do
+    a=${flags[i]}
+    if [[ -n ${over[$a]:-} ]]; then
+      [[ ${flags[i + 1]:--} == -* ]] || i=$((i + 1))   # skip its value too
+      continue
+    fi
+    printf '%s\0' "$a"
+  done
+  printf '%s\0' --timing auto "${AUTO_ARGS[@]}"
+}
+
 BAD=0
 # run_one COLUMN ROUND OUTFILE CMD...: one timed run, its verdicts checked; appends to runs.tsv.
 run_one() {
@@ -161,6 +182,7 @@ meta_head() {
 
 inner_ports() {
   local n=$1 runs=$2 chunk=$3 last=$((BASE_PORT + $1 - 1)) eph_lo eph_hi
+  local -a auto
   read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
   if ((last >= eph_lo)); then
     ((last < 40000)) || die "N=$n too large: ports $BASE_PORT-$last would reach 40000"
@@ -204,13 +226,14 @@ inner_ports() {
   log "N=$n: ${#LAB_PIDS[@]} lab process(es) serving $want listeners; $nf ports dropped by nft"
   printf 'targets:\n  - host: 127.0.0.1\n    ports: "%d-%d"\n' "$BASE_PORT" "$last" >"$DIR/inv.yaml"
 
+  mapfile -d '' -t auto < <(with_auto_args "${TT_FIXED[@]}")
   meta_head "N = $n ports on 127.0.0.1: open / closed-by-peer / refused / nft-dropped, 25 % each (chunks of $chunk), C = $CONC, timeout $TIMEOUT_MS ms, $runs round(s), interleaved" \
     "tt-auto extra flags (BENCH_AUTO_ARGS): ${AUTO_ARGS[*]:-none}." "tt-fixed tt-auto floor nmap"
   for ((r = 1; r <= runs; r++)); do
     run_one tt-fixed "$r" "$DIR/tt-fixed.$r.ndjson" \
       "$TT" scan "$DIR/inv.yaml" "${TT_FIXED[@]}" -o "$DIR/tt-fixed.$r.ndjson"
     [[ $HAVE_AUTO != 1 ]] || run_one tt-auto "$r" "$DIR/tt-auto.$r.ndjson" \
-      "$TT" scan "$DIR/inv.yaml" "${TT_FIXED[@]}" --timing auto "${AUTO_ARGS[@]}" -o "$DIR/tt-auto.$r.ndjson"
+      "$TT" scan "$DIR/inv.yaml" "${auto[@]}" -o "$DIR/tt-auto.$r.ndjson"
     run_one floor "$r" "$DIR/floor.$r.txt" \
       "$FLOOR_BIN" 127.0.0.1 "$BASE_PORT-$last" "$CONC" "$TIMEOUT_MS" "$DIR/floor.$r.txt"
     run_one nmap "$r" "$DIR/nmap.$r.xml" nmap -sT -T4 --max-retries 1 --min-rate 20000 -Pn -n \
@@ -220,6 +243,8 @@ inner_ports() {
 
 inner_filtered() {
   local runs=$1 nmap_runs=$2 h p r
+  local -a auto
+  mapfile -d '' -t auto < <(with_auto_args --format ndjson --no-progress)
   nft_drop "$FILT_PORTS" "ip daddr $FILT_NET.0/24"
   : >"$DIR/truth.tsv"
   for ((h = 1; h <= 254; h++)); do
@@ -235,8 +260,7 @@ inner_filtered() {
     run_one tt-fixed "$r" "$DIR/tt-fixed.$r.ndjson" \
       "$TT" scan "$DIR/inv.yaml" --format ndjson --no-progress -o "$DIR/tt-fixed.$r.ndjson"
     [[ $HAVE_AUTO != 1 ]] || run_one tt-auto "$r" "$DIR/tt-auto.$r.ndjson" \
-      "$TT" scan "$DIR/inv.yaml" --timing auto "${AUTO_ARGS[@]}" --format ndjson --no-progress \
-      -o "$DIR/tt-auto.$r.ndjson"
+      "$TT" scan "$DIR/inv.yaml" "${auto[@]}" -o "$DIR/tt-auto.$r.ndjson"
     ((r > nmap_runs)) || run_one nmap "$r" "$DIR/nmap.$r.xml" nmap -sT -T4 --max-retries 1 -Pn -n \
       -p "$FILT_PORTS" "$FILT_NET.1-254" -oX "$DIR/nmap.$r.xml"
   done
