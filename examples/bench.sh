@@ -8,7 +8,10 @@
 #   --filtered    the all-filtered case: 127.0.1.0/24 (.1-.254) x 10 ports = 2,540 probes
 #   --nmap-runs K --filtered: nmap rounds (default 1; nmap takes minutes there), K <= R
 #   --million     127.0.0.0/12 x 1 port (1,048,574 probes, everything refused)
-#   quick check of every mode: examples/bench.sh 2000 --filtered --million --runs 1
+#   quick check of every mode (about 1 min; nmap skipped in --filtered, a /20 for --million):
+#     BENCH_MILLION_CIDR=127.0.0.0/20 examples/bench.sh 2000 --filtered --nmap-runs 0 --million --runs 1
+#   the full run (about 15 min on 2 cores: nmap ~256 s in --filtered, ~100 s per --million run):
+#     examples/bench.sh 30000 --filtered --million --runs 3
 #
 # Every mode runs in ONE fresh user+network namespace (`unshare -rn`): every packet stays on
 # that namespace's private loopback; nothing is sent to any other address.
@@ -33,7 +36,9 @@
 # Each run is timed by `/usr/bin/time -f '%e %U %S %M'` (wall s, user s, sys s, peak RSS KiB)
 # and every verdict is checked against the lab truth. Markdown tables (medians, the issue's
 # ratios: reported, not enforced) go to stdout and $BENCH_OUT/summary.md. A wrong verdict or a
-# failed run is reported loudly and makes the script exit 1.
+# failed run is reported loudly and makes the script exit 1. Nothing is installed: a missing
+# tool (nmap, nft, ip, /usr/bin/time, python3, unshare, gcc) stops it with the apt-get command.
+# Per-run files (outputs, stderr, *.time, *.wrong) stay in $BENCH_OUT/{nN,filtered,million}/.
 #
 # Environment: BENCH_OUT (results dir, default target/bench); BENCH_AUTO_ARGS (extra flags for
 # tt-auto, e.g. "-c 4000"); BENCH_LAB_MAX (listeners per lab process, default 4000: the fd hard
@@ -62,7 +67,7 @@ TT_FIXED=(--timeout "${TIMEOUT_MS}ms" --retries 0 --linger 0 -c "$CONC" --per-ho
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 2; }
-usage() { sed -n '2,42p' "$SELF" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,47p' "$SELF" | sed 's/^# \{0,1\}//'; }
 
 # =============================================================================================
 # Inner side: runs as "root" of a fresh user+net namespace.
