@@ -180,7 +180,7 @@ def ratio_line(label, a, b, goal):
     """One row; goal is "≤ X", "< X" or "" (for information only)."""
     if a is None or b is None or b <= 0:
         return f"| {label} | n/a | {goal or '-'} | n/a |"
-    v, met = a / b, "-"
+    v, met = round(a / b, 2), "-"  # judged as shown
     if goal:
         op, limit = goal.split()[0], float(goal.split()[1])
         met = "yes" if (v <= limit if op == "≤" else v < limit) else "NO"
