@@ -271,7 +271,7 @@ V='--vantage schema-lab --retries 0 --no-progress'
 bg_scan main main.yaml $V --format ndjson
 bg_scan mainjson main.yaml $V --format json
 bg_scan untrusted untrusted.yaml $V --format ndjson
-bg_scan flaky flaky.yaml $V --attempts 3 --attempt-gap 50ms --format ndjson
+bg_scan flaky flaky.yaml $V --attempts 3 --attempt-gap 50ms --timing auto --format ndjson
 bg_scan shard1 main.yaml $V --shard 1/2 --format ndjson
 bg_scan shard2 main.yaml $V --shard 2/2 --format json
 join

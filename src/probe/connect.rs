@@ -12,11 +12,15 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpStream;
 
 use super::{Outcome, Settings, async_connect_error, drain_banner, fmt_ms, os_err, setup_error};
-use super::{source, sync_connect_error, tcp_info};
+use super::{sockopt, source, sync_connect_error};
 use crate::report::units::fmt_duration;
 use crate::shutdown::Shutdown;
 use crate::timing::{Clock, KERNEL_SYN_RTO, Wait, Waits};
 use crate::verdict::Verdict;
+
+/// Event-loop lag (wall connect time beyond the kernel's RTT) past which auto timing treats the
+/// machine as under pressure: half the shortest wait.
+const LAG_LIMIT: Duration = Duration::from_millis(50);
 
 /// How the connect phase ended.
 pub(super) enum Connected {
@@ -62,7 +66,7 @@ pub(super) async fn connect(addr: SocketAddr, s: &Settings, shutdown: &mut Shutd
         Err(o) => return done(Connected::Down(o), waits, false),
     };
     if first.immediate {
-        let t = established(clock, addr, &first);
+        let t = established(clock, addr, &first, s.timeout);
         return done(Connected::Up(first.stream, t), waits, false);
     }
     waits.push(wait.first);
@@ -73,7 +77,7 @@ pub(super) async fn connect(addr: SocketAddr, s: &Settings, shutdown: &mut Shutd
     };
     match r {
         Err(o) => done(Connected::Down(o), waits, false),
-        Ok(Ok(r)) => done(answered(clock, addr, first, r), waits, false),
+        Ok(Ok(r)) => done(answered(clock, addr, first, r, s.timeout), waits, false),
         Ok(Err(_)) => match wait.confirm {
             None => done(
                 Connected::Down(Box::new(filtered(wait.first))),
@@ -103,7 +107,7 @@ async fn confirm(
     let second = match dial(addr, s, clock) {
         Ok(d) if d.immediate => {
             late(clock, addr);
-            let t = established(clock, addr, &d);
+            let t = established(clock, addr, &d, s.timeout);
             return (Connected::Up(d.stream, t), false);
         }
         Ok(d) => Some(d),
@@ -139,7 +143,7 @@ async fn confirm(
         (false, Some(d)) => d,
         _ => first,
     };
-    (answered(clock, addr, d, r), false)
+    (answered(clock, addr, d, r, s.timeout), false)
 }
 
 fn late(clock: Option<&Clock>, addr: SocketAddr) {
@@ -149,10 +153,16 @@ fn late(clock: Option<&Clock>, addr: SocketAddr) {
 }
 
 /// The socket's first answer: established, or the error that came back.
-fn answered(clock: Option<&Clock>, addr: SocketAddr, d: Dialing, r: io::Result<()>) -> Connected {
+fn answered(
+    clock: Option<&Clock>,
+    addr: SocketAddr,
+    d: Dialing,
+    r: io::Result<()>,
+    s_timeout: Duration,
+) -> Connected {
     match r {
         Ok(()) => {
-            let t = established(clock, addr, &d);
+            let t = established(clock, addr, &d, s_timeout);
             Connected::Up(d.stream, t)
         }
         Err(e) => {
@@ -164,7 +174,7 @@ fn answered(clock: Option<&Clock>, addr: SocketAddr, d: Dialing, r: io::Result<(
                 out.banner = drain_banner(&d.stream);
             } else if out.verdict != Verdict::LocalError {
                 // RST or ICMP: a sample by wall time, unless a SYN may have been retransmitted.
-                let resent = tcp_info::handshake(&d.stream).is_some_and(|h| h.retransmitted);
+                let resent = sockopt::handshake(&d.stream).is_some_and(|h| h.retransmitted);
                 if let Some(c) = clock {
                     if resent || after >= KERNEL_SYN_RTO {
                         c.late(addr.ip());
@@ -180,12 +190,22 @@ fn answered(clock: Option<&Clock>, addr: SocketAddr, d: Dialing, r: io::Result<(
 
 /// A connection is up: its connect time, from the kernel's RTT unless a SYN was retransmitted
 /// (then the wall time, and the address counts as late).
-fn established(clock: Option<&Clock>, addr: SocketAddr, d: &Dialing) -> Duration {
+fn established(
+    clock: Option<&Clock>,
+    addr: SocketAddr,
+    d: &Dialing,
+    s_timeout: Duration,
+) -> Duration {
     let wall = d.start.elapsed();
-    match tcp_info::handshake(&d.stream) {
+    match sockopt::handshake(&d.stream) {
         Some(h) if !h.retransmitted && h.rtt > Duration::ZERO => {
             if let Some(c) = clock {
                 c.sample(addr.ip(), h.rtt);
+                // Seen this long after the kernel had the answer: this process is starved
+                // (a busy machine, or the event loop itself behind), so waits go back to full.
+                if wall.saturating_sub(h.rtt) > LAG_LIMIT {
+                    c.pressure(2 * s_timeout);
+                }
             }
             h.rtt
         }
@@ -222,6 +242,9 @@ fn dial(addr: SocketAddr, s: &Settings, clock: Option<&Clock>) -> Result<Dialing
         .map_err(|e| local(setup_error("socket()", &e)))?;
     sock.set_linger(Some(Duration::ZERO))
         .map_err(|e| local(setup_error("socket setup", &e)))?;
+    if addr.is_ipv6() {
+        sockopt::icmp_errors_at_once(&sock).map_err(|e| local(setup_error("socket setup", &e)))?;
+    }
     if let Some(src) = s.source {
         if let Some(out) = source::bind(&sock, src) {
             return Err(local(out));

@@ -15,8 +15,8 @@ pub mod classify;
 mod connect;
 mod linger;
 mod session;
+mod sockopt;
 mod source;
-mod tcp_info;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -75,7 +75,7 @@ pub struct Outcome {
     pub timing: Mode,
     /// Every connect wait, in order.
     pub waits: Waits,
-    /// The smoothed RTT the first attempt's waits came from (auto timing).
+    /// The smoothed RTT the waits came from (auto timing): the first attempt's that had one.
     pub srtt_ms: Option<f64>,
     /// `filtered` decided on a short wait and its confirmation (auto timing): the pool probes
     /// it again at the fixed timeout if the address's answers turn out to come late.
@@ -200,7 +200,7 @@ async fn probe_attempts(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) 
     for o in &outs {
         waits.extend(&o.waits);
     }
-    let srtt_ms = outs.first().and_then(|o| o.srtt_ms);
+    let srtt_ms = outs.iter().find_map(|o| o.srtt_ms);
     let mut chosen = outs
         .into_iter()
         .rev()
@@ -223,9 +223,7 @@ async fn probe_once(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> O
     for attempt in 1..=s.retries + 1 {
         let out = attempt_once(addr, s, &mut shutdown).await;
         waits.extend(&out.waits);
-        if attempt == 1 {
-            srtt_ms = out.srtt_ms;
-        }
+        srtt_ms = srtt_ms.or(out.srtt_ms);
         attempts += out.attempts;
         // A short wait's confirmation was this attempt's retry.
         let retry =

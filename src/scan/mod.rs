@@ -181,8 +181,8 @@ pub(crate) fn clamped_limits(cfg: &ScanConfig) -> Limits {
 pub(crate) fn warn_short_timeout(inv: &Inventory) {
     if let Some(t) = inv.shortest_timeout().filter(|t| *t < ICMP_SAFE_TIMEOUT) {
         eprintln!(
-            "telltale: warning: connect timeout {} is below ~1.2s: ICMP rejects that arrive after the first SYN \
-             retransmit (e.g. IPv6) and a single lost SYN will read as `filtered`",
+            "telltale: warning: connect timeout {} is below ~1.2s: a single lost SYN (the kernel resends it \
+             after 1s) will read as `filtered`; --timing auto confirms a silent port with a second SYN instead",
             crate::report::units::fmt_duration(t)
         );
     }

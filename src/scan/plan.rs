@@ -30,6 +30,8 @@ pub struct Plan {
     pub effective_concurrency: u128,
     /// Worst-case wall time.
     pub worst: Duration,
+    /// `--timing`, and the longest fixed timeout it bounds waits by.
+    pub timing: (crate::timing::Mode, Duration),
 }
 
 impl Plan {
@@ -59,6 +61,15 @@ impl Plan {
             })
             .max()
             .unwrap_or_default();
+        // Auto timing: a short wait and its confirmation (under one timeout) may precede the
+        // fixed-timeout recheck of an address whose answers came late.
+        let per_probe = match limits.timing {
+            crate::timing::Mode::Auto => {
+                let longest = inv.targets.iter().map(|t| t.timeout).max();
+                per_probe.saturating_add(longest.unwrap_or_default())
+            }
+            crate::timing::Mode::Fixed => per_probe,
+        };
         let per_probe = per_probe.saturating_mul(limits.attempts).saturating_add(
             limits
                 .attempt_gap
@@ -76,6 +87,7 @@ impl Plan {
                 Duration::try_from_secs_f64((probes - 1) as f64 / rate).unwrap_or(Duration::MAX);
             worst = worst.max(spread.saturating_add(per_probe));
         }
+        let longest = inv.targets.iter().map(|t| t.timeout).max();
         Plan {
             probes,
             excluded,
@@ -84,6 +96,7 @@ impl Plan {
             names,
             effective_concurrency: effective,
             worst,
+            timing: (limits.timing, longest.unwrap_or_default()),
         }
     }
 }
@@ -253,7 +266,11 @@ impl fmt::Display for Plan {
             "; effective concurrency {}; worst case {} (every probe timing out)",
             self.effective_concurrency,
             crate::report::units::fmt_duration(secs)
-        )
+        )?;
+        match self.timing {
+            (crate::timing::Mode::Fixed, _) => Ok(()),
+            (mode, fixed) => write!(f, "; {}", crate::timing::explain(mode, fixed)),
+        }
     }
 }
 

@@ -1,11 +1,16 @@
-//! The kernel's view of one TCP handshake, read with `getsockopt(TCP_INFO)`: the round-trip
-//! time the kernel measured for the SYN → SYN-ACK exchange (in softirq context, so scheduler
-//! lag on a busy machine does not inflate it) and whether any SYN was retransmitted (Karn's
-//! rule: such a connect gives no RTT sample).
+//! The two socket options socket2 does not wrap, and the crate's only `unsafe` code:
 //!
-//! This is the crate's one `unsafe` block. None of the well-kept socket crates (socket2, nix,
-//! rustix) wraps `TCP_INFO`; `libc` defines the struct, and the call below fills a zeroed one
-//! whose size it passes, so the kernel never writes past it.
+//! - [`handshake`], `getsockopt(TCP_INFO)`: the round-trip time the kernel measured for the
+//!   SYN → SYN-ACK exchange (in softirq context, so scheduler lag on a busy machine does not
+//!   inflate it) and whether any SYN was retransmitted (Karn's rule: such a connect gives no
+//!   RTT sample). None of the well-kept socket crates (socket2, nix, rustix) wraps it; `libc`
+//!   defines the struct, and the call fills a zeroed one whose size it passes, so the kernel
+//!   never writes past it.
+//! - [`icmp_errors_at_once`], `IPV6_RECVERR`: without it Linux keeps an ICMPv6 error for a
+//!   connecting socket as a soft error and reports it only when the first SYN retransmit times
+//!   out (~1 s), so a short wait would read an ICMPv6 reject as `filtered`; with it the error
+//!   ends the connect at once (measured on `::1` behind an nft `reject with icmpx`: 1,025 ms
+//!   without, 0.1 ms with).
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -51,6 +56,27 @@ pub fn handshake(sock: &impl AsRawFd) -> Option<Handshake> {
         rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
         retransmitted: info.tcpi_total_retrans > 0 || info.tcpi_retransmits > 0,
     })
+}
+
+/// Have the kernel report ICMPv6 errors of an IPv6 socket at once (`IPV6_RECVERR`).
+pub fn icmp_errors_at_once(sock: &impl AsRawFd) -> std::io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: passes a pointer to an int and its size, as IPV6_RECVERR expects.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVERR,
+            std::ptr::from_ref(&on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]
