@@ -277,6 +277,16 @@ impl Dispatcher {
         timing: Timing,
         prior: Option<Outcome>,
     ) {
+        let warm = match &timing {
+            Timing::Auto(c) => {
+                let mut sd = self.shutdown.clone();
+                tokio::select! {
+                    p = c.warm_up() => p,
+                    () = sd.wait() => return,
+                }
+            }
+            _ => None,
+        };
         let Some(admission) = self
             .gate
             .admit(SocketAddr::new(addr, port), &self.shutdown)
@@ -361,6 +371,7 @@ impl Dispatcher {
                 .await;
             // Only now: a slow collector must hold back new probes, not pile up finished ones.
             drop(admission);
+            drop(warm);
         });
         if self.track {
             self.pending.push(handle);

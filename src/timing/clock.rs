@@ -49,10 +49,32 @@ struct State {
     pressure_until: Option<Instant>,
 }
 
+/// Probes in flight before the scan's first answer (or [`WARMUP_MAX`]): the first wave waits
+/// for an estimate instead of going out, all at once, with the full timeout.
+pub const WARMUP_PROBES: usize = 16;
+/// The longest the warm-up holds the other probes back (the kernel's first SYN timeout): a
+/// scan where nothing answers loses at most this.
+pub const WARMUP_MAX: Duration = Duration::from_secs(1);
+
 /// Round-trip memory shared by every probe of one pool run.
-#[derive(Default)]
 pub struct Clock {
     state: Mutex<State>,
+    /// Signalled at the scan's first sample.
+    sampled: tokio::sync::Notify,
+    /// Permits of the warm-up's probes.
+    warmup: std::sync::Arc<tokio::sync::Semaphore>,
+    started: Instant,
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock {
+            state: Mutex::default(),
+            sampled: tokio::sync::Notify::new(),
+            warmup: std::sync::Arc::new(tokio::sync::Semaphore::new(WARMUP_PROBES)),
+            started: Instant::now(),
+        }
+    }
 }
 
 /// The group an address's estimate falls back to: its /24 or /64.
@@ -110,9 +132,30 @@ impl Clock {
         }
     }
 
+    /// Before launching a probe: while the scan has no sample yet (and for at most
+    /// [`WARMUP_MAX`]), wait until fewer than [`WARMUP_PROBES`] warm-up probes are in flight;
+    /// the permit returned is held by the probe. None once the warm-up is over.
+    pub async fn warm_up(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let deadline = tokio::time::Instant::from_std(self.started + WARMUP_MAX);
+        loop {
+            let first = self.sampled.notified();
+            if self.lock().scan.known() || tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::select! {
+                p = self.warmup.clone().acquire_owned() => return p.ok(),
+                () = first => {}
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
     /// An answer from `ip` took `rtt` (measured without a retransmit in between).
     pub fn sample(&self, ip: IpAddr, rtt: Duration) {
         let mut st = self.lock();
+        if !st.scan.known() {
+            self.sampled.notify_waiters();
+        }
         st.scan.add(rtt);
         st.groups.entry(group(ip)).or_default().est.add(rtt);
         if st.hosts.len() < MAX_HOSTS || st.hosts.contains_key(&ip) {

@@ -12,13 +12,15 @@
 //! falls back to the fixed timeout for the rest of the scan, and its provisional verdicts are
 //! probed again at the fixed timeout before the scan ends ([`Clock::is_late`]). The fixed
 //! timeout is also used where there is no sample yet, where the variation exceeds the RTT, and
-//! for a while after a local resource error ([`Clock::pressure`]).
+//! for a while after a local resource error ([`Clock::pressure`]). Until the scan's first answer
+//! (at most 1 s) only a few probes go out ([`Clock::warm_up`]), so the first wave does not all
+//! wait the full timeout for want of an estimate.
 
 mod clock;
 mod estimate;
 mod waits;
 
-pub use clock::{Clock, Wait};
+pub use clock::{Clock, WARMUP_MAX, WARMUP_PROBES, Wait};
 pub use estimate::Estimate;
 pub use waits::{MAX_WAITS, Waits};
 
