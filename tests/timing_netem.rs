@@ -168,7 +168,11 @@ fn wire_text(w: Option<&Wire>) -> String {
 /// SYN-ACK for open and closed-by-peer, RST for refused, ICMP for unreachable; a dropped port
 /// sends nothing.
 fn wire_agrees(port: u16, w: Option<&Wire>) -> bool {
-    let first = w.and_then(|w| w.first()).map(|e| e.1.as_str());
+    // A FIN is never a new probe's first answer: one before the SYN-ACK is the retransmitted
+    // FIN of the previous run's connection to that port (its RST lost), and is skipped.
+    let first = w
+        .and_then(|w| w.iter().find(|e| e.1 != "FIN"))
+        .map(|e| e.1.as_str());
     match truth(port) {
         "open" | "closed-by-peer" => first.is_none_or(|k| k == "SA"),
         "refused" => first.is_none_or(|k| k == "RST"),
@@ -195,7 +199,10 @@ fn judge(r: &Value, w: Option<&Wire>, fixed: bool) -> Result<(), Option<String>>
         .unwrap_or_default();
     if want == "closed-by-peer" && got == "open" {
         let sa = delivered.iter().find(|e| e.1 == "SA").map(|e| e.0);
-        let fin = delivered.iter().find(|e| e.1 == "FIN").map(|e| e.0);
+        let fin = delivered
+            .iter()
+            .find(|e| e.1 == "FIN" && sa.is_some_and(|sa| e.0 >= sa))
+            .map(|e| e.0);
         if let Some(sa) = sa {
             if fin.is_none_or(|f| f - sa > LINGER_MS - 50.0) {
                 return Err(Some("no FIN reached the scanner within the linger".into()));
