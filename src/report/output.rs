@@ -21,6 +21,9 @@ use super::relay::Relay;
 use super::target::Target;
 use crate::shutdown::Shutdown;
 
+/// Write buffer of a file output (a record stream is written in this few `write` calls).
+const FILE_BUF: usize = 64 * 1024;
+
 /// How often a FIFO without a reader is retried.
 const FIFO_POLL: Duration = Duration::from_millis(50);
 
@@ -85,7 +88,7 @@ impl Output {
                 // have (or the replaced file's), so e.g. node_exporter can still read a textfile.
                 let mode = mode.unwrap_or_else(|| 0o666 & !umask());
                 Dest::File {
-                    tmp: BufWriter::new(LiveTemp::create(dest, mode)?),
+                    tmp: BufWriter::with_capacity(FILE_BUF, LiveTemp::create(dest, mode)?),
                     dest: dest.clone(),
                 }
             }
