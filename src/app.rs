@@ -19,8 +19,11 @@ pub fn main_with(cli: Cli) -> Exit {
         );
         return Exit::Incomplete;
     }
+    // One thread: probes are I/O-bound, and cross-thread wake-ups (a futex per record) cost
+    // more CPU than the scan itself; stream outputs have their own writer thread (report::relay)
+    // so a slow reader cannot stall the probes' timers.
     let build = || {
-        tokio::runtime::Builder::new_multi_thread()
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
     };
@@ -37,28 +40,59 @@ pub fn main_with(cli: Cli) -> Exit {
             return Exit::Incomplete;
         }
     };
-    let exit = rt.block_on(async {
-        let (trigger, shutdown) = shutdown::channel();
-        tokio::spawn(on_signals(trigger));
-        dispatch(cli, shutdown).await
-    });
+    let (trigger, shutdown) = shutdown::channel();
+    watch_signals(trigger);
+    let exit = rt.block_on(dispatch(cli, shutdown));
     // A hung getaddrinfo cannot be cancelled: do not wait for it.
     rt.shutdown_timeout(Duration::from_millis(100));
     exit
 }
 
-async fn on_signals(trigger: Trigger) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        return;
-    };
+/// Watch SIGINT/SIGTERM on a thread of their own (with a runtime of its own), so that a write
+/// blocked on a stalled reader in the main runtime's one thread never hides the second signal.
+/// Returns once the handlers are installed.
+fn watch_signals(trigger: Trigger) {
+    let (ready, installed) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("telltale-signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            else {
+                return;
+            };
+            let listeners = {
+                let _in_rt = rt.enter();
+                use tokio::signal::unix::{SignalKind, signal};
+                signal(SignalKind::interrupt())
+                    .and_then(|i| Ok((i, signal(SignalKind::terminate())?)))
+            };
+            let _ = ready.send(());
+            if let Ok((int, term)) = listeners {
+                rt.block_on(on_signals(trigger, int, term));
+            }
+        });
+    match spawned {
+        Ok(_) => {
+            let _ = installed.recv();
+        }
+        Err(e) => eprintln!("telltale: warning: cannot watch for signals ({e})"),
+    }
+}
+
+async fn on_signals(
+    trigger: Trigger,
+    mut int: tokio::signal::unix::Signal,
+    mut term: tokio::signal::unix::Signal,
+) {
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        _ = int.recv() => {}
         _ = term.recv() => {}
     }
     trigger.fire();
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        _ = int.recv() => {}
         _ = term.recv() => {}
     }
     eprintln!("telltale: interrupted twice: exiting at once");

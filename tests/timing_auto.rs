@@ -6,12 +6,13 @@
 //! out to answer late. SYNs are counted per port with nft, so every wait is checked on the wire.
 //!
 //! Probes run one at a time (`-c 1`) in the inventory's order, so each case sees exactly the
-//! estimate the ones before it left.
+//! estimate the ones before it left. The late SYN-ACK needs a path with a round trip (this
+//! kernel has no `sch_netem`): the delayed link of `tests/lab/netem_link.sh`, 50 ms each way.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::{Ns, ns_with_jobs, str_or_null as s};
+use common::{Ns, NsSpec, UNSHARE_PID1_PROC, ns_with_jobs, str_or_null as s};
 use serde_json::Value;
 
 /// SYN counters per case port, the drop rules, and the rule that drops only the first SYN to
@@ -116,4 +117,70 @@ fn short_waits_are_confirmed_and_late_answers_send_the_address_back_to_the_full_
     assert_eq!(s(&after, "verdict"), "filtered", "{after}");
     assert_eq!(waits(&after), [900], "{after}");
     assert_eq!(ns.packets("c7003", 0), 1, "SYNs to 7003");
+}
+
+/// In the targets' namespace: the first two SYN-ACKs from 7004 are dropped (a 150-byte quota,
+/// 60 bytes each), later ones pass.
+const LATE_RULES: &str = "\
+table inet late {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    tcp sport 7004 tcp flags & (syn | ack) == syn | ack quota until 150 bytes drop
+  }
+}
+";
+
+/// 7000 gives the estimate (a 100 ms round trip: first wait srtt + 4·rttvar = 500 ms), then
+/// 7004, then 7005 (nothing listens).
+const LATE: &str = "\
+targets:
+  - {host: 127.2.0.1, port: 7000}
+  - {host: 127.2.0.1, port: 7004}
+  - {host: 127.2.0.1, port: 7005, expect: refused}
+";
+
+/// The delayed link: the scanner here, the targets in a second namespace.
+const NS_LINK: NsSpec = NsSpec {
+    timeout: &["-s", "KILL", "120"],
+    unshare: UNSHARE_PID1_PROC,
+    tools: &["unshare", "nsenter", "nft", "ip", "python3"],
+    lab_ready_secs: 20,
+    telltale_on_path: false,
+};
+
+#[test]
+fn a_late_syn_ack_on_the_first_socket_still_counts() {
+    let body = format!(
+        "{}\nlink_up\nlink_profile 1 50 0 0\nlab_b lab --ip 127.2.0.1 --open 7000,7004\n\
+         in_b nft -f late.nft\n\
+         scan late late.yaml --timing auto --timeout 3s --retries 0 --linger 0 -c 1 --per-host 1 \
+         --no-detect-wildcard --no-progress --format ndjson\n",
+        include_str!("lab/netem_link.sh")
+    );
+    let ns = NS_LINK.run(
+        &[
+            ("late.nft", LATE_RULES),
+            ("late.yaml", LATE),
+            ("netem_link.py", include_str!("lab/netem_link.py")),
+        ],
+        &body,
+    );
+    ns.assert_rc("late", 0);
+    let recs = ns.records("late");
+    let est = port(&recs, 7000);
+    let rtt = est["connect_ms"].as_f64().unwrap();
+    assert!((95.0..200.0).contains(&rtt), "the link's round trip: {est}");
+    // Timeline: the first SYN at 0 and its SYN-ACK dropped; the second SYN at ~500 ms and its
+    // SYN-ACK dropped; the first connection's SYN-ACK is resent 1 s after the first and
+    // arrives at ~1,100 ms, inside the window (500 + 1,000 ms); the second's would arrive at
+    // ~1,600 ms, after it. Only the first socket, kept open, can give `open`.
+    let r = port(&recs, 7004);
+    assert_eq!(s(&r, "verdict"), "open", "{r}");
+    let w = waits(&r);
+    assert_eq!(w.len(), 2, "a short wait and its confirmation: {r}");
+    assert!((400..700).contains(&w[0]) && w[1] == 2 * w[0], "{r}");
+    // The answer came late: the address waits the full timeout from then on.
+    let after = port(&recs, 7005);
+    assert_eq!(s(&after, "verdict"), "refused", "{after}");
+    assert_eq!(waits(&after), [3000], "{after}");
 }

@@ -17,8 +17,10 @@ use tokio::time::Instant;
 use super::Limits;
 use crate::shutdown::Shutdown;
 
-/// Per-address semaphores kept before idle ones are pruned.
-const PRUNE_AT: usize = 4096;
+/// Semaphores kept (per address, per address:port) before idle ones are first pruned; after a
+/// prune the next one comes at twice the entries left, so a map holds at most about twice the
+/// probes in flight (each prune is paid for by as many new entries).
+const PRUNE_AT: usize = 256;
 
 /// Permits held by one probe; dropping it gives them back.
 pub struct Admission {

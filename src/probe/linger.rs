@@ -45,6 +45,18 @@ pub(super) enum End {
     Interrupted,
 }
 
+/// A connect-only probe (linger 0) that connected; `connected` is how long the connect took.
+pub(super) fn connect_only(connected: Duration) -> Outcome {
+    Outcome::new(
+        Verdict::Open,
+        None,
+        format!(
+            "connected in {} (connect-only, linger 0)",
+            fmt_ms(connected)
+        ),
+    )
+}
+
 /// Linger on a connected `stream` for `linger`; `connected` is how long the connect took.
 pub(super) async fn linger_on(
     mut stream: TcpStream,
@@ -52,14 +64,10 @@ pub(super) async fn linger_on(
     connected: Duration,
     shutdown: &mut Shutdown,
 ) -> Outcome {
-    let c = fmt_ms(connected);
     if linger.is_zero() {
-        return Outcome::new(
-            Verdict::Open,
-            None,
-            format!("connected in {c} (connect-only, linger 0)"),
-        );
+        return connect_only(connected);
     }
+    let c = fmt_ms(connected);
     let since = Instant::now();
     let deadline = since + linger;
     let mut banner = Vec::new();

@@ -152,10 +152,13 @@ pub struct Settings {
 /// is the majority (ties go to the verdict seen first), and every attempt's verdict is kept.
 /// Every attempt binds to `s.source` when set; a source of the other family makes no attempt.
 pub async fn probe(addr: SocketAddr, s: &Settings, shutdown: Shutdown) -> Outcome {
-    let mut out = match s.source.and_then(|src| source::mismatch(src, addr)) {
-        Some(o) => o,
-        None => probe_attempts(addr, s, shutdown).await,
-    };
+    // Decided before the await: an outcome held across it would sit in every probe's future.
+    if let Some(mut o) = s.source.and_then(|src| source::mismatch(src, addr)) {
+        o.source = s.source;
+        o.timing = s.timing.mode();
+        return o;
+    }
+    let mut out = probe_attempts(addr, s, shutdown).await;
     out.source = s.source;
     out.timing = s.timing.mode();
     out
@@ -216,7 +219,9 @@ async fn probe_attempts(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) 
 /// Probe `addr` once, with retries; returns `interrupted` as soon as `shutdown` fires.
 async fn probe_once(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> Outcome {
     let start = Instant::now();
-    let mut best: Option<Outcome> = None;
+    // Boxed: an outcome kept across the next attempt's await would otherwise sit in every
+    // probe's future.
+    let mut best: Option<Box<Outcome>> = None;
     let mut waits = Waits::default();
     let mut srtt_ms = None;
     let mut attempts = 0;
@@ -232,7 +237,7 @@ async fn probe_once(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> O
         // A local error on a retry never replaces a remote verdict seen earlier.
         best = match best {
             Some(prev) if local && prev.verdict == Verdict::Filtered => Some(prev),
-            _ => Some(out),
+            _ => Some(Box::new(out)),
         };
         if !retry || attempt > s.retries || shutdown.is_set() {
             break;
@@ -245,7 +250,7 @@ async fn probe_once(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> O
             }
         }
     }
-    let mut best = best.unwrap_or_else(|| Outcome::interrupted(start.elapsed()));
+    let mut best = best.map_or_else(|| Outcome::interrupted(start.elapsed()), |b| *b);
     best.attempts = attempts.max(1);
     best.waits = waits;
     best.srtt_ms = srtt_ms;
@@ -315,8 +320,10 @@ async fn converse(
         }
     }
     let mut out = match s.plan.style {
-        Style::Connect => linger::linger_on(stream, Duration::ZERO, connected, shutdown).await,
-        Style::Linger => linger::linger_on(stream, s.linger, connected, shutdown).await,
+        Style::Connect => linger::connect_only(connected),
+        Style::Linger if s.linger.is_zero() => linger::connect_only(connected),
+        // Boxed (only connected probes pay for it): the window's future is ~900 bytes.
+        Style::Linger => Box::pin(linger::linger_on(stream, s.linger, connected, shutdown)).await,
         // Boxed: the conversation (TLS above all) is a large future, and a plain-TCP probe
         // must not carry its size in every task.
         Style::Service => {

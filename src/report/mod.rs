@@ -20,6 +20,7 @@ pub mod term;
 pub mod units;
 
 mod output;
+pub mod relay;
 pub mod target;
 
 use std::io;

@@ -8,18 +8,25 @@ use crate::record::Record;
 
 pub struct Ndjson {
     out: Output,
+    /// One line, serialised here first (reused): one write per record instead of one per token.
+    line: Vec<u8>,
 }
 
 impl Ndjson {
     pub fn new(out: Output) -> Self {
-        Ndjson { out }
+        Ndjson {
+            out,
+            line: Vec::with_capacity(2048),
+        }
     }
 }
 
 impl Sink for Ndjson {
     fn record(&mut self, r: &Record) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, r)?;
-        self.out.write_all(b"\n")?;
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, r)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
         if self.out.is_stdout() {
             self.out.flush()?;
         }

@@ -1,5 +1,6 @@
 //! [`Output`]: where a sink's bytes go, once a path has been resolved into a [`Target`]: stdout
-//! or stderr, a device or FIFO written in place, or a file written atomically (a temp file in the
+//! or stderr, a device or FIFO written in place (by its own thread, [`Relay`], so a slow reader
+//! never stalls the runtime), or a file written atomically (a temp file in the
 //! destination's own directory, fsync, rename over the destination, fsync of the directory), so an
 //! interrupted or failed run never leaves a truncated file.
 //!
@@ -16,8 +17,12 @@ use std::time::Duration;
 
 use tempfile::NamedTempFile;
 
+use super::relay::Relay;
 use super::target::Target;
 use crate::shutdown::Shutdown;
+
+/// Write buffer of a file output (a record stream is written in this few `write` calls).
+const FILE_BUF: usize = 64 * 1024;
 
 /// How often a FIFO without a reader is retried.
 const FIFO_POLL: Duration = Duration::from_millis(50);
@@ -26,10 +31,11 @@ const FIFO_POLL: Duration = Duration::from_millis(50);
 pub struct Output(Dest);
 
 enum Dest {
+    /// Standard output written directly ([`Output::stdout`]).
     Stdout(BufWriter<io::Stdout>),
-    Stderr(BufWriter<io::Stderr>),
-    /// A device, FIFO or one of our descriptors, written in place.
-    InPlace(BufWriter<File>),
+    /// Standard output or error, a device, FIFO or one of our descriptors (written in place):
+    /// a stream a slow reader can stall, so its own thread writes it.
+    Stream(Relay),
     /// A temp file renamed over `dest` on commit.
     File {
         tmp: BufWriter<LiveTemp>,
@@ -53,7 +59,7 @@ impl Output {
                 if !f.metadata()?.file_type().is_fifo() {
                     return Err(changed(path));
                 }
-                Ok(Output(Dest::InPlace(BufWriter::new(f))))
+                Ok(Output(Dest::Stream(Relay::new(f)?)))
             }
             _ => Self::open_now(&t),
         }
@@ -66,7 +72,7 @@ impl Output {
         match t {
             Target::InPlace { path, fifo: true } => {
                 let f = open_fifo(path, shutdown).await?;
-                Ok(Output(Dest::InPlace(BufWriter::new(f))))
+                Ok(Output(Dest::Stream(Relay::new(f)?)))
             }
             _ => Self::open_now(t),
         }
@@ -74,17 +80,15 @@ impl Output {
 
     fn open_now(t: &Target) -> io::Result<Output> {
         Ok(Output(match t {
-            Target::Stdout => Dest::Stdout(BufWriter::new(io::stdout())),
-            Target::Stderr => Dest::Stderr(BufWriter::new(io::stderr())),
-            Target::InPlace { path, .. } => {
-                Dest::InPlace(BufWriter::new(open_in_place(path, false)?))
-            }
+            Target::Stdout => Dest::Stream(Relay::new(io::stdout())?),
+            Target::Stderr => Dest::Stream(Relay::new(io::stderr())?),
+            Target::InPlace { path, .. } => Dest::Stream(Relay::new(open_in_place(path, false)?)?),
             Target::File { dest, mode } => {
                 // A temp file is created 0600; give the result the mode a plain create would
                 // have (or the replaced file's), so e.g. node_exporter can still read a textfile.
                 let mode = mode.unwrap_or_else(|| 0o666 & !umask());
                 Dest::File {
-                    tmp: BufWriter::new(LiveTemp::create(dest, mode)?),
+                    tmp: BufWriter::with_capacity(FILE_BUF, LiveTemp::create(dest, mode)?),
                     dest: dest.clone(),
                 }
             }
@@ -97,13 +101,12 @@ impl Output {
         !matches!(self.0, Dest::File { .. })
     }
 
-    /// Flush a stream, or fsync the temp file, rename it over the destination and fsync the
+    /// Flush a stream (waiting until its thread has written every byte), or fsync the temp file, rename it over the destination and fsync the
     /// directory.
     pub fn commit(self) -> io::Result<()> {
         match self.0 {
             Dest::Stdout(mut w) => w.flush(),
-            Dest::Stderr(mut w) => w.flush(),
-            Dest::InPlace(mut w) => w.flush(),
+            Dest::Stream(r) => r.finish(),
             Dest::File { tmp, dest } => {
                 let mut tmp = tmp.into_inner().map_err(io::IntoInnerError::into_error)?;
                 tmp.file()?.as_file().sync_all()?;
@@ -121,8 +124,7 @@ impl Output {
     fn writer(&mut self) -> &mut dyn Write {
         match &mut self.0 {
             Dest::Stdout(w) => w,
-            Dest::Stderr(w) => w,
-            Dest::InPlace(w) => w,
+            Dest::Stream(r) => r,
             Dest::File { tmp, .. } => tmp,
         }
     }

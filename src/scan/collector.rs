@@ -14,7 +14,7 @@ use super::wildcard::Wildcard;
 use crate::diff::ReportRecord;
 use crate::progress::Progress;
 use crate::record::Record;
-use crate::report::{Sink, Summary};
+use crate::report::{Sink, Summary, relay};
 use crate::shutdown::{Shutdown, Trigger};
 use crate::verdict::Verdict;
 
@@ -41,8 +41,12 @@ impl Collector {
             if !open && checks == 0 {
                 break;
             }
+            // A stream output whose reader is slow: take no record until it drains (the channel
+            // fills and holds back new probes; running ones keep their timers).
+            let full = relay::backlogged();
             tokio::select! {
-                r = rx.recv(), if open => match r {
+                () = relay::drained(), if full => {}
+                r = rx.recv(), if open && !full => match r {
                     Some(r) => self.on_record(r, &wtx),
                     None => open = false,
                 },
