@@ -5,8 +5,14 @@
 /// Descriptors kept back for stdio, the output file, the runtime and the resolver.
 pub const RESERVE: u64 = 32;
 
-/// The concurrency the fd budget allows for a requested one, and a note when it was clamped.
-pub fn clamp_concurrency(want: usize, dns_concurrency: usize) -> (usize, Option<String>) {
+/// The concurrency the fd budget allows for a requested one, each probe holding up to
+/// `fds_per_probe` sockets (2 with `--timing auto`: a confirmation keeps the first socket open),
+/// and a note when it was clamped.
+pub fn clamp_concurrency(
+    want: usize,
+    dns_concurrency: usize,
+    fds_per_probe: u64,
+) -> (usize, Option<String>) {
     let before = rlimit::Resource::NOFILE.get().map_or(0, |(soft, _)| soft);
     let soft = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => n,
@@ -21,7 +27,7 @@ pub fn clamp_concurrency(want: usize, dns_concurrency: usize) -> (usize, Option<
     };
     let open = open_fds();
     let reserve = RESERVE + 4 * dns_concurrency as u64;
-    let budget = soft.saturating_sub(open + reserve).max(1);
+    let budget = (soft.saturating_sub(open + reserve) / fds_per_probe.max(1)).max(1);
     if (want as u64) <= budget {
         let raised = (soft > before).then(|| {
             format!("raised the open-files soft limit from {before} to {soft} (the hard limit)")
@@ -31,7 +37,7 @@ pub fn clamp_concurrency(want: usize, dns_concurrency: usize) -> (usize, Option<
     let got = usize::try_from(budget).unwrap_or(want);
     let note = format!(
         "concurrency clamped from {want} to {got}: RLIMIT_NOFILE soft limit is {soft} (raised from {before} to the hard limit), \
-         {open} fds already open, {reserve} reserved; raise `ulimit -n` to probe more at once"
+         {open} fds already open, {reserve} reserved, {fds_per_probe} per probe; raise `ulimit -n` to probe more at once"
     );
     (got, Some(note))
 }

@@ -169,7 +169,12 @@ async fn prepare(
 pub(crate) fn clamped_limits(cfg: &ScanConfig) -> Limits {
     let mut limits = cfg.limits;
     if !cfg.dry_run {
-        let (clamped, note) = limits::clamp_concurrency(limits.concurrency, limits.dns_concurrency);
+        let fds = match limits.timing {
+            crate::timing::Mode::Fixed => 1,
+            crate::timing::Mode::Auto => 2,
+        };
+        let (clamped, note) =
+            limits::clamp_concurrency(limits.concurrency, limits.dns_concurrency, fds);
         limits.concurrency = clamped;
         if let Some(n) = note {
             eprintln!("telltale: {n}");
