@@ -178,7 +178,11 @@ fn a_late_syn_ack_on_the_first_socket_still_counts() {
     assert_eq!(s(&r, "verdict"), "open", "{r}");
     let w = waits(&r);
     assert_eq!(w.len(), 2, "a short wait and its confirmation: {r}");
-    assert!((400..700).contains(&w[0]) && w[1] == 2 * w[0], "{r}");
+    // Whole ms, each rounded up: twice the wait may read one less.
+    assert!(
+        (400..700).contains(&w[0]) && w[1].abs_diff(2 * w[0]) <= 1,
+        "{r}"
+    );
     // The answer came late: the address waits the full timeout from then on.
     let after = port(&recs, 7005);
     assert_eq!(s(&after, "verdict"), "refused", "{after}");
