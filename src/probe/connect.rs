@@ -113,6 +113,11 @@ async fn confirm(
             return (Connected::Up(d.stream, t), false);
         }
         Ok(d) => Some(d),
+        // `connect()` itself saw the answer (a RST or ICMP on a fast path): it is the verdict.
+        Err(o) if o.verdict != Verdict::LocalError => {
+            late(clock, addr);
+            return (Connected::Down(o), false);
+        }
         Err(_) => None,
     };
     let on_second = async {
