@@ -182,15 +182,14 @@ fn answered(
                 // The peer may have sent a banner before its RST; Linux keeps those bytes
                 // readable after the error, so do not lose them.
                 out.banner = drain_banner(&d.stream);
-            } else if out.verdict != Verdict::LocalError {
-                // RST or ICMP: a sample by wall time, unless a SYN may have been retransmitted.
+            } else if let (Some(c), false) = (clock, out.verdict == Verdict::LocalError) {
+                // RST or ICMP: a sample by wall time, unless a SYN may have been retransmitted
+                // (asked of the kernel only in auto mode: fixed probes need no sample).
                 let resent = sockopt::handshake(&d.stream).is_some_and(|h| h.retransmitted);
-                if let Some(c) = clock {
-                    if resent || after >= KERNEL_SYN_RTO {
-                        c.late(addr.ip());
-                    } else {
-                        c.sample(addr.ip(), after);
-                    }
+                if resent || after >= KERNEL_SYN_RTO {
+                    c.late(addr.ip());
+                } else {
+                    c.sample(addr.ip(), after);
                 }
             }
             Connected::Down(Box::new(out))
