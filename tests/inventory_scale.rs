@@ -138,7 +138,7 @@ fn plan_line(stderr: &str) -> &str {
 }
 
 #[test]
-fn two_hundred_thousand_distinct_targets_plan_in_under_two_seconds() {
+fn two_hundred_thousand_distinct_targets_plan_in_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("targets:\n");
     for i in 0..200_000u32 {
@@ -159,7 +159,9 @@ fn two_hundred_thousand_distinct_targets_plan_in_under_two_seconds() {
         "{}",
         t.stderr
     );
-    assert_fast(&t, "200k distinct targets", Duration::from_secs(2));
+    // Parsing 200k YAML entries alone is ~1.2 s of CPU here; the run takes 1.4–2.1 s on a shared
+    // 2-core machine (2.06 s failed a 2 s bound in CI). The bug this guards took 17 s and more.
+    assert_fast(&t, "200k distinct targets", Duration::from_secs(4));
 }
 
 #[test]

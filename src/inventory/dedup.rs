@@ -8,8 +8,9 @@
 //! Warnings are summarised (a few ranges and "and N more") and at most [`WARN_LINES`] of each
 //! kind are listed.
 
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound::{Excluded, Included};
 use std::sync::Arc;
 

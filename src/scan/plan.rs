@@ -6,7 +6,7 @@
 //! probe per port and the line says so: "1 probe to 1 name (per address; addresses not yet
 //! known)".
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::fmt;
 use std::time::Duration;
 
