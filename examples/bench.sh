@@ -23,13 +23,16 @@
 #   filtered        nft input `tcp dport {...} drop`                telltale/floor filtered, nmap filtered
 #   (* with --linger 0 telltale only connects, like nmap -sT and the floor.)
 # Columns, C = 1000, T = 1 s:
-#   tt-fixed  telltale scan INV --timeout 1000ms --retries 0 --linger 0 -c 1000 --per-host 1000
+#   tt-fixed  telltale scan INV --timing fixed --timeout 1000ms --retries 0 --linger 0 -c 1000
+#             --per-host 1000
 #             --format ndjson --no-progress -o OUT        (the measurement)
 #   tt-auto   the same plus --timing auto and $BENCH_AUTO_ARGS, whose flags replace the same
 #             flags above (skipped, loudly, when `telltale scan --help` has no --timing)
 #   floor     examples/floor.c (built with gcc -O2 into the results dir), same C and T
 #   nmap      nmap -sT -T4 --max-retries 1 --min-rate 20000 -Pn -n --min-parallelism 1000
-# Filtered mode: every probe dropped by nft; tt-fixed = telltale at its defaults, tt-auto =
+# (`--timing fixed` is left out for a telltale without --timing, which is fixed anyway.)
+# Filtered mode: every probe dropped by nft; tt-fixed = telltale at its defaults plus
+# --timing fixed, tt-auto =
 # defaults plus --timing auto $BENCH_AUTO_ARGS, nmap -sT -T4 --max-retries 1 -Pn -n.
 # Million mode: tt-fixed flags as above (ndjson to a file), records/s and peak RSS.
 #
@@ -67,7 +70,7 @@ TT_FIXED=(--timeout "${TIMEOUT_MS}ms" --retries 0 --linger 0 -c "$CONC" --per-ho
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 2; }
-usage() { sed -n '2,47p' "$SELF" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,50p' "$SELF" | sed 's/^# \{0,1\}//'; }
 
 # =============================================================================================
 # Inner side: runs as "root" of a fresh user+net namespace.
@@ -236,7 +239,7 @@ inner_ports() {
     "tt-auto extra flags (BENCH_AUTO_ARGS): ${AUTO_ARGS[*]:-none}." "tt-fixed tt-auto floor nmap"
   for ((r = 1; r <= runs; r++)); do
     run_one tt-fixed "$r" "$DIR/tt-fixed.$r.ndjson" \
-      "$TT" scan "$DIR/inv.yaml" "${TT_FIXED[@]}" -o "$DIR/tt-fixed.$r.ndjson"
+      "$TT" scan "$DIR/inv.yaml" "${FIXED_MODE[@]}" "${TT_FIXED[@]}" -o "$DIR/tt-fixed.$r.ndjson"
     [[ $HAVE_AUTO != 1 ]] || run_one tt-auto "$r" "$DIR/tt-auto.$r.ndjson" \
       "$TT" scan "$DIR/inv.yaml" "${auto[@]}" -o "$DIR/tt-auto.$r.ndjson"
     run_one floor "$r" "$DIR/floor.$r.txt" \
@@ -263,7 +266,7 @@ inner_filtered() {
   ((nmap_runs > 0)) || echo "skip_nmap=--nmap-runs 0" >>"$DIR/meta"
   for ((r = 1; r <= runs; r++)); do
     run_one tt-fixed "$r" "$DIR/tt-fixed.$r.ndjson" \
-      "$TT" scan "$DIR/inv.yaml" --format ndjson --no-progress -o "$DIR/tt-fixed.$r.ndjson"
+      "$TT" scan "$DIR/inv.yaml" "${FIXED_MODE[@]}" --format ndjson --no-progress -o "$DIR/tt-fixed.$r.ndjson"
     [[ $HAVE_AUTO != 1 ]] || run_one tt-auto "$r" "$DIR/tt-auto.$r.ndjson" \
       "$TT" scan "$DIR/inv.yaml" "${auto[@]}" -o "$DIR/tt-auto.$r.ndjson"
     ((r > nmap_runs)) || run_one nmap "$r" "$DIR/nmap.$r.xml" nmap -sT -T4 --max-retries 1 -Pn -n \
@@ -278,7 +281,7 @@ inner_million() {
     "tt-fixed flags as in ports mode; the ndjson output is counted and checked, then deleted." "tt-fixed"
   for ((r = 1; r <= runs; r++)); do
     run_one tt-fixed "$r" "$DIR/tt-fixed.$r.ndjson" "$TT" scan "$MILLION_CIDR:$MILLION_PORT" \
-      "${TT_FIXED[@]}" -o "$DIR/tt-fixed.$r.ndjson"
+      "${FIXED_MODE[@]}" "${TT_FIXED[@]}" -o "$DIR/tt-fixed.$r.ndjson"
   done
 }
 
@@ -291,6 +294,8 @@ inner() {
   ip link set lo up
   ulimit -n "$(ulimit -Hn)"
   : >"$DIR/runs.tsv"
+  FIXED_MODE=()
+  [[ $HAVE_AUTO != 1 ]] || FIXED_MODE=(--timing fixed)
   "inner_$MODE" "$@"
   python3 "$REPORT" table "$MODE" "$DIR" | tee "$DIR/table.md"
   return "$BAD"
