@@ -15,9 +15,9 @@
 //! address targets never wait behind a slow resolver.
 //!
 //! With `--timing auto` the run shares one [`Clock`] between its probes. A `filtered` decided on
-//! a short wait is held back until every probe has finished; held verdicts of addresses whose
-//! answers came late meanwhile are probed again at the fixed timeout, the rest are sent as they
-//! are.
+//! a short wait is held back ([`hold`]): when its address's answers turn out to come late it is
+//! probed again at the fixed timeout — as soon as the dispatcher sees the late mark, or at the
+//! end — and otherwise sent as it is once every probe has finished (or when too many are held).
 //!
 //! When `shutdown` fires, the dispatcher stops launching, and in-flight probes end at once as
 //! `interrupted` (held verdicts are then sent as measured).
@@ -39,8 +39,10 @@ use crate::timing::{self, Clock, Timing};
 use crate::verdict::Verdict;
 
 mod gate;
+mod hold;
 
 pub use gate::{Admission, Gate};
+use hold::{Due, Held, Holding, rechecked};
 
 /// Pool limits and probe policy.
 #[derive(Clone, Copy, Debug)]
@@ -107,16 +109,17 @@ pub async fn run<P: IntoIterator<Item = Probe>>(
         timing::Mode::Fixed => Timing::Fixed,
         timing::Mode::Auto => Timing::Auto(Arc::new(Clock::new())),
     };
-    let (held_tx, held_rx) = match timing {
+    let (held, holding) = match timing {
         Timing::Fixed => (None, None),
         _ => {
-            let (t, r) = mpsc::unbounded_channel();
-            (Some(t), Some(r))
+            let (t, h) = Holding::new();
+            (Some(t), Some(h))
         }
     };
     let mut d = Dispatcher {
         timing,
-        held: held_tx,
+        held,
+        holding,
         gate: run.gate,
         limits: run.limits,
         meta: run.meta,
@@ -135,19 +138,9 @@ pub async fn run<P: IntoIterator<Item = Probe>>(
             let _ = h.await;
         }
     }
-    if let Some(rx) = held_rx {
-        d.held = None;
-        d.sweep(rx).await;
-    }
+    d.held = None;
+    d.sweep().await;
     d.stats
-}
-
-/// A provisional `filtered` held back until the run's other probes have finished.
-struct Held {
-    target: Arc<Target>,
-    addr: IpAddr,
-    port: u16,
-    outcome: Outcome,
 }
 
 struct Dispatcher {
@@ -155,6 +148,8 @@ struct Dispatcher {
     timing: Timing,
     /// Where probes send a provisional `filtered` (auto mode; None once dispatch is over).
     held: Option<mpsc::UnboundedSender<Held>>,
+    /// The provisional verdicts held back (auto mode).
+    holding: Option<Holding>,
     gate: Arc<Gate>,
     limits: Limits,
     meta: RunMeta,
@@ -263,8 +258,35 @@ impl Dispatcher {
             self.stats.excluded += 1;
             return;
         }
+        self.look_at_held().await;
         let timing = self.timing.clone();
         self.spawn(target, addr, port, timing, None).await;
+    }
+
+    /// Recheck the held verdicts whose address has turned late, and send the oldest when too
+    /// many are held.
+    async fn look_at_held(&mut self) {
+        let (Some(h), Timing::Auto(clock)) = (self.holding.as_mut(), &self.timing) else {
+            return;
+        };
+        let clock = clock.clone();
+        let due = h.look(&clock);
+        self.act_on(due, &clock).await;
+    }
+
+    async fn act_on(&mut self, due: Due, clock: &Arc<Clock>) {
+        for h in due.release {
+            let (target, addr, port, o) = h.into_final();
+            let _ = self
+                .tx
+                .send(Record::new(&target, Some(addr), port, o, &self.meta))
+                .await;
+        }
+        for h in due.recheck {
+            let timing = Timing::Recheck(clock.clone());
+            self.spawn(&h.target, h.addr, h.port, timing, Some(h.outcome))
+                .await;
+        }
     }
 
     /// Pass the gate, then run one probe as its own task. `prior` is the held outcome a
@@ -333,9 +355,9 @@ impl Dispatcher {
             if let Some(prior) = prior {
                 outcome = rechecked(prior, outcome);
             }
-            // The address is late already: probe again now rather than hold it to the end.
-            if let (true, Timing::Auto(c)) = (outcome.provisional, &settings.timing) {
-                if c.is_late(addr) {
+            // The address is late already: probe again now rather than hold it.
+            match &settings.timing {
+                Timing::Auto(c) if outcome.provisional && c.is_late(addr) => {
                     let again = probe::Settings {
                         timing: Timing::Recheck(c.clone()),
                         retries: 0,
@@ -343,27 +365,18 @@ impl Dispatcher {
                     };
                     outcome = rechecked(outcome, probe::probe(sa, &again, sd).await);
                 }
+                _ => {}
             }
-            if outcome.provisional {
-                if let Some(h) = held {
-                    let held = Held {
-                        target,
-                        addr,
-                        port,
-                        outcome,
-                    };
-                    match h.send(held) {
-                        Ok(()) => return,
-                        Err(e) => {
-                            let Held {
-                                target, outcome, ..
-                            } = e.0;
-                            let _ = tx
-                                .send(Record::new(&target, Some(addr), port, outcome, &meta))
-                                .await;
-                            return;
-                        }
-                    }
+            if let (true, Some(h)) = (outcome.provisional, &held) {
+                let target = target.clone();
+                match h.send(Held {
+                    target,
+                    addr,
+                    port,
+                    outcome,
+                }) {
+                    Ok(()) => return,
+                    Err(e) => outcome = e.0.outcome,
                 }
             }
             let _ = tx
@@ -379,29 +392,20 @@ impl Dispatcher {
     }
 
     /// Every probe has finished: probe the held `filtered` of late addresses again at the fixed
-    /// timeout, send the others as they are.
-    async fn sweep(&mut self, mut rx: mpsc::UnboundedReceiver<Held>) {
-        let mut held = Vec::new();
-        while let Some(h) = rx.recv().await {
-            held.push(h);
-        }
-        let Timing::Auto(clock) = self.timing.clone() else {
+    /// timeout, send the others as they are (all of them as measured after an interrupt).
+    async fn sweep(&mut self) {
+        let (Some(h), Timing::Auto(clock)) = (self.holding.take(), self.timing.clone()) else {
             return;
         };
-        for h in held {
+        let mut due = Due::default();
+        for h in h.drain().await {
             if self.shutdown.is_set() || !clock.is_late(h.addr) {
-                let mut o = h.outcome;
-                o.provisional = false;
-                let _ = self
-                    .tx
-                    .send(Record::new(&h.target, Some(h.addr), h.port, o, &self.meta))
-                    .await;
+                due.release.push(h);
             } else {
-                let timing = Timing::Recheck(clock.clone());
-                self.spawn(&h.target, h.addr, h.port, timing, Some(h.outcome))
-                    .await;
+                due.recheck.push(h);
             }
         }
+        self.act_on(due, &clock).await;
     }
 
     async fn emit(&self, target: &Target, port: u16, verdict: Verdict, code: &str, detail: &str) {
@@ -411,19 +415,4 @@ impl Dispatcher {
             .send(Record::new(target, None, port, o, &self.meta))
             .await;
     }
-}
-
-/// A provisional `filtered` probed again at the full timeout: the new verdict, with every wait
-/// and attempt of both.
-fn rechecked(prior: Outcome, mut now: Outcome) -> Outcome {
-    let mut waits = prior.waits;
-    waits.extend(&now.waits);
-    now.waits = waits;
-    now.attempts += prior.attempts;
-    now.srtt_ms = prior.srtt_ms;
-    now.detail = format!(
-        "rechecked at the fixed timeout (answers from this address came late): {}",
-        now.detail
-    );
-    now
 }

@@ -47,6 +47,8 @@ struct State {
     groups: HashMap<IpAddr, Entry>,
     scan: Estimate,
     pressure_until: Option<Instant>,
+    /// How many addresses or groups have been marked late so far.
+    late_marks: u64,
 }
 
 /// Probes in flight before the scan's first answer (or [`WARMUP_MAX`]): the first wave waits
@@ -167,10 +169,18 @@ impl Clock {
     /// address and its group wait the full timeout from now on.
     pub fn late(&self, ip: IpAddr) {
         let mut st = self.lock();
-        st.groups.entry(group(ip)).or_default().late = true;
+        let mut marked =
+            !std::mem::replace(&mut st.groups.entry(group(ip)).or_default().late, true);
         if st.hosts.len() < MAX_HOSTS || st.hosts.contains_key(&ip) {
-            st.hosts.entry(ip).or_default().late = true;
+            marked |= !std::mem::replace(&mut st.hosts.entry(ip).or_default().late, true);
         }
+        st.late_marks += u64::from(marked);
+    }
+
+    /// How many addresses or groups have been marked late: when it has not changed, a verdict
+    /// held because its address was not late is still not due for a recheck.
+    pub fn late_marks(&self) -> u64 {
+        self.lock().late_marks
     }
 
     /// Whether an answer from `ip` (or its group) ever came late.
