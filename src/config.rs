@@ -41,7 +41,7 @@ impl Default for Limits {
             attempt_gap: Duration::from_millis(200),
             services: crate::service::policy::Policy::default(),
             source: None,
-            timing: crate::timing::Mode::Fixed,
+            timing: crate::timing::Mode::default(),
         }
     }
 }

@@ -44,6 +44,10 @@ fn interrupt_mid_scan(sig: &str) {
         &inv.arg(),
         "--format",
         "ndjson",
+        // Fixed: the dropped ports must still be waiting when the signal comes (auto would
+        // decide them after a short wait and its confirmation).
+        "--timing",
+        "fixed",
         "--timeout",
         "10s",
         "--linger",

@@ -101,16 +101,29 @@ fn retries_reprobe_only_filtered() {
         target("r", lab.addr("refused"), "refused"),
         target("c", lab.addr("closed"), "closed-by-peer"),
     ]));
-    let (recs, _) = scan_ndjson(&inv, &["--timeout", "500ms", "--retries", "1"], 0);
-    assert_verdict(by_name(&recs, "f"), "filtered");
-    assert_eq!(by_name(&recs, "f")["attempts"], 2, "one retry of a timeout");
-    for n in ["o", "r", "c"] {
-        assert_eq!(
-            by_name(&recs, n)["attempts"],
-            1,
-            "definitive verdicts are not retried: {}",
-            by_name(&recs, n)
-        );
+    for timing in ["fixed", "auto"] {
+        let args = ["--timeout", "500ms", "--retries", "1", "--timing", timing];
+        let (recs, _) = scan_ndjson(&inv, &args, 0);
+        let f = by_name(&recs, "f");
+        assert_verdict(f, "filtered");
+        let waits = f["waits_ms"].as_array().unwrap().len();
+        if timing == "fixed" {
+            assert_eq!(f["attempts"], 2, "one retry of a timeout: {f}");
+            assert_eq!(f["waits_ms"], serde_json::json!([500, 500]), "{f}");
+        } else {
+            // Auto: a short wait's confirmation is a second SYN, so a retry may add two.
+            let n = f["attempts"].as_u64().unwrap();
+            assert!((2..=4).contains(&n), "{f}");
+            assert_eq!(waits as u64, n, "one wait per SYN sent: {f}");
+        }
+        for n in ["o", "r", "c"] {
+            assert_eq!(
+                by_name(&recs, n)["attempts"],
+                1,
+                "definitive verdicts are not retried ({timing}): {}",
+                by_name(&recs, n)
+            );
+        }
     }
 }
 

@@ -78,7 +78,7 @@ pub struct ProbeOpts {
     /// most --timeout), confirms a silent port with a second SYN before `filtered`, and falls
     /// back to the full --timeout where there is no answer yet, jitter, a late answer or
     /// local pressure.
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::timing::Mode::Fixed)]
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::timing::Mode::default())]
     pub timing: crate::timing::Mode,
 }
 

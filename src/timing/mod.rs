@@ -93,9 +93,10 @@ impl Timing {
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Every connect waits the full `--timeout`.
-    #[default]
     Fixed,
     /// Waits follow each address's measured round trip; `filtered` is confirmed by a second SYN.
+    /// The default: the delay/loss suite (`tests/timing_netem.rs`) had no wrong verdict in it.
+    #[default]
     Auto,
 }
 
