@@ -158,6 +158,8 @@ pub async fn probe(addr: SocketAddr, s: &Settings, shutdown: Shutdown) -> Outcom
         o.timing = s.timing.mode();
         return o;
     }
+    // Not boxed as a whole: a second allocation per probe cost more CPU and RSS (N = 30,000:
+    // +7 % CPU, +1 MB) than copying the larger task on spawn and on completion saves.
     let mut out = probe_attempts(addr, s, shutdown).await;
     out.source = s.source;
     out.timing = s.timing.mode();
