@@ -64,7 +64,8 @@ pub(super) async fn connect(addr: SocketAddr, s: &Settings, shutdown: &mut Shutd
         Err(o) => return done(Connected::Down(o), waits, false),
     };
     if first.immediate {
-        let t = established(clock, addr, &first, s.timeout, short);
+        let hs = sockopt::handshake(&first.stream);
+        let t = established(clock, addr, (&first, hs), s.timeout, short);
         return done(Connected::Up(first.stream, t), waits, false);
     }
     waits.push(wait.first);
@@ -88,7 +89,10 @@ pub(super) async fn connect(addr: SocketAddr, s: &Settings, shutdown: &mut Shutd
             ),
             Some(extra) => {
                 waits.push(extra);
-                let (result, provisional) = confirm(addr, s, shutdown, first, &wait, extra).await;
+                // Boxed: only a short wait that expired pays for the second socket's futures;
+                // inline they would sit in every probe's task.
+                let (result, provisional) =
+                    Box::pin(confirm(addr, s, shutdown, first, &wait, extra)).await;
                 done(result, waits, provisional)
             }
         },
@@ -109,7 +113,8 @@ async fn confirm(
     let second = match dial(addr, s, clock) {
         Ok(d) if d.immediate => {
             late(clock, addr);
-            let t = established(clock, addr, &d, s.timeout, Some(wait.first));
+            let hs = sockopt::handshake(&d.stream);
+            let t = established(clock, addr, (&d, hs), s.timeout, Some(wait.first));
             return (Connected::Up(d.stream, t), false);
         }
         Ok(d) => Some(d),
@@ -167,12 +172,12 @@ fn answered(
     clock: Option<&Clock>,
     addr: SocketAddr,
     d: Dialing,
-    r: io::Result<()>,
+    r: io::Result<Option<sockopt::Handshake>>,
     (s_timeout, short): (Duration, Option<Duration>),
 ) -> Connected {
     match r {
-        Ok(()) => {
-            let t = established(clock, addr, &d, s_timeout, short);
+        Ok(hs) => {
+            let t = established(clock, addr, (&d, hs), s_timeout, short);
             Connected::Up(d.stream, t)
         }
         Err(e) => {
@@ -202,12 +207,12 @@ fn answered(
 fn established(
     clock: Option<&Clock>,
     addr: SocketAddr,
-    d: &Dialing,
+    (d, hs): (&Dialing, Option<sockopt::Handshake>),
     s_timeout: Duration,
     short: Option<Duration>,
 ) -> Duration {
     let wall = d.start.elapsed();
-    match sockopt::handshake(&d.stream) {
+    match hs {
         Some(h) if !h.retransmitted && h.rtt > Duration::ZERO => {
             if let Some(c) = clock {
                 c.sample(addr.ip(), h.rtt);
@@ -282,18 +287,26 @@ fn dial(addr: SocketAddr, s: &Settings, clock: Option<&Clock>) -> Result<Dialing
     })
 }
 
-async fn wait_connected(stream: &TcpStream) -> io::Result<()> {
+/// Wait until the connect completes: the kernel's handshake facts (read by the same
+/// `TCP_INFO` that tells a completed connect from a spurious wakeup, so `established` needs no
+/// second call), or None where the kernel has no `TCP_INFO` (then `getpeername` decides).
+async fn wait_connected(stream: &TcpStream) -> io::Result<Option<sockopt::Handshake>> {
     loop {
         stream.writable().await?;
         if let Some(e) = stream.take_error()? {
             return Err(e);
         }
-        match stream.peer_addr() {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            Err(e) => return Err(e),
+        match sockopt::handshake(stream) {
+            Some(h) if h.connected => return Ok(Some(h)),
+            Some(_) => {}
+            None => match stream.peer_addr() {
+                Ok(_) => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) => return Err(e),
+            },
         }
+        // Writable but not connected yet (a spurious wakeup): look again shortly. Boxed: the
+        // timer is rare, and inline it would sit in every probe's task.
+        Box::pin(tokio::time::sleep(Duration::from_millis(1))).await;
     }
 }

@@ -158,6 +158,8 @@ pub async fn probe(addr: SocketAddr, s: &Settings, shutdown: Shutdown) -> Outcom
         o.timing = s.timing.mode();
         return o;
     }
+    // Not boxed as a whole: a second allocation per probe cost more CPU and RSS (N = 30,000:
+    // +7 % CPU, +1 MB) than copying the larger task on spawn and on completion saves.
     let mut out = probe_attempts(addr, s, shutdown).await;
     out.source = s.source;
     out.timing = s.timing.mode();
@@ -170,13 +172,11 @@ async fn probe_attempts(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) 
     }
     let mut outs: Vec<Outcome> = Vec::new();
     for i in 0..s.attempts {
-        if i > 0 {
-            tokio::select! {
-                () = tokio::time::sleep(s.attempt_gap) => {}
-                () = shutdown.wait() => break,
-            }
+        if i > 0 && Box::pin(pause(s.attempt_gap, &mut shutdown)).await {
+            break;
         }
-        let o = probe_once(addr, s, shutdown.clone()).await;
+        // Boxed: only `--attempts N` pays for this loop's futures, not every probe's task.
+        let o = Box::pin(probe_once(addr, s, shutdown.clone())).await;
         let stop = o.verdict == Verdict::Interrupted;
         outs.push(o);
         if stop {
@@ -244,9 +244,8 @@ async fn probe_once(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> O
         }
         if local {
             let backoff = Duration::from_millis(50u64 << attempt.min(4));
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = shutdown.wait() => break,
+            if Box::pin(pause(backoff, &mut shutdown)).await {
+                break;
             }
         }
     }
@@ -255,6 +254,15 @@ async fn probe_once(addr: SocketAddr, s: &Settings, mut shutdown: Shutdown) -> O
     best.waits = waits;
     best.srtt_ms = srtt_ms;
     best
+}
+
+/// Sleep `d`; true when `shutdown` fired first. Callers box it: a timer and a shutdown wait
+/// inline would sit in every probe's task, though only retries and `--attempts` pause.
+async fn pause(d: Duration, shutdown: &mut Shutdown) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(d) => false,
+        () = shutdown.wait() => true,
+    }
 }
 
 /// Format a duration as milliseconds with sensible precision.
@@ -307,17 +315,16 @@ async fn converse(
     stream: TcpStream,
     connected: Duration,
 ) -> Outcome {
-    // The peer is `addr` (the connect confirmed the connection): one getsockname suffices.
-    if let Ok(l) = stream.local_addr() {
-        if l == addr {
-            return Outcome::new(
-                Verdict::LocalError,
-                None,
-                format!(
-                    "self-connect: connected to our own socket {l} (TCP simultaneous open), nothing listens there; not a verdict"
-                ),
-            );
-        }
+    // The peer is `addr` (the connect confirmed the connection): one getsockname suffices, and
+    // only where our own port can equal the target's (see `source::may_self_connect`).
+    if source::may_self_connect(addr.port()) && stream.local_addr().is_ok_and(|l| l == addr) {
+        return Outcome::new(
+            Verdict::LocalError,
+            None,
+            format!(
+                "self-connect: connected to our own socket {addr} (TCP simultaneous open), nothing listens there; not a verdict"
+            ),
+        );
     }
     let mut out = match s.plan.style {
         Style::Connect => linger::connect_only(connected),
@@ -421,6 +428,28 @@ pub fn escape_banner(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The probe's future sits in every probe's task (1,000 of them at `-c 1000`): the rare
+    /// paths (a short wait's confirmation, retry pauses, `--attempts`) are boxed so that it
+    /// stays small (2,376 bytes before they were).
+    #[test]
+    fn the_probe_future_stays_small() {
+        let (_t, sd) = crate::shutdown::channel();
+        let s = Settings {
+            timeout: Duration::from_secs(1),
+            linger: Duration::ZERO,
+            retries: 0,
+            attempts: 1,
+            attempt_gap: Duration::ZERO,
+            plan: crate::service::policy::Policy::default().plan(None, None, 80, Duration::ZERO),
+            host: Arc::from("x"),
+            source: None,
+            timing: Timing::Fixed,
+        };
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let size = std::mem::size_of_val(&probe(a, &s, sd));
+        assert!(size <= 1900, "probe future {size} bytes");
+    }
 
     #[test]
     fn banner_escaping() {

@@ -24,6 +24,9 @@ pub struct Handshake {
     /// A SYN (or the handshake's ACK) was retransmitted (`tcpi_total_retrans` > 0), so an
     /// answer may belong to any of the SYNs sent.
     pub retransmitted: bool,
+    /// The connect completed: the state is neither `SYN_SENT` nor `CLOSE` (`tcpi_state`), the
+    /// same test by which `getpeername()` answers rather than failing with `ENOTCONN`.
+    pub connected: bool,
 }
 
 /// Read the handshake facts of a TCP socket; None where the kernel does not answer.
@@ -52,9 +55,13 @@ pub fn handshake(sock: &impl AsRawFd) -> Option<Handshake> {
     // valid `tcp_info` (plain integers).
     #[allow(unsafe_code)]
     let info = unsafe { info.assume_init() };
+    // include/net/tcp_states.h: TCP_SYN_SENT = 2, TCP_CLOSE = 7 (libc does not name them).
+    const SYN_SENT: u8 = 2;
+    const CLOSE: u8 = 7;
     Some(Handshake {
         rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
         retransmitted: info.tcpi_total_retrans > 0 || info.tcpi_retransmits > 0,
+        connected: !matches!(info.tcpi_state, SYN_SENT | CLOSE),
     })
 }
 
@@ -89,10 +96,23 @@ mod tests {
         let c = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
         let h = handshake(&c).expect("TCP_INFO");
         assert!(!h.retransmitted, "{h:?}");
+        assert!(h.connected, "{h:?}");
         assert!(
             h.rtt > Duration::ZERO && h.rtt < Duration::from_millis(50),
             "{h:?}"
         );
+    }
+
+    #[test]
+    fn a_refused_connect_is_not_connected() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let to = l.local_addr().expect("addr");
+        drop(l);
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        assert!(s.connect(&to.into()).is_err(), "nothing listens on {to}");
+        let h = handshake(&s).expect("TCP_INFO");
+        assert!(!h.connected, "{h:?}");
     }
 
     #[test]

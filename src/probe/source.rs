@@ -28,6 +28,23 @@ use socket2::Socket;
 use super::{Outcome, errno_name, os_err};
 use crate::verdict::Verdict;
 
+/// Whether a probe of `port` can connect to itself (TCP simultaneous open: our own socket's
+/// address is the target's). Its local port, taken at `bind()` or `connect()`, always comes from
+/// `net.ipv4.ip_local_port_range` (IPv6 too), read once per run from this network namespace: a
+/// port outside it never needs the `getsockname()` check. Unreadable: every port may.
+pub(super) fn may_self_connect(port: u16) -> bool {
+    static RANGE: OnceLock<Option<(u16, u16)>> = OnceLock::new();
+    let range = RANGE.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+        let mut it = text.split_whitespace().map(str::parse::<u16>);
+        match (it.next(), it.next()) {
+            (Some(Ok(lo)), Some(Ok(hi))) if lo <= hi => Some((lo, hi)),
+            _ => None,
+        }
+    });
+    range.is_none_or(|(lo, hi)| (lo..=hi).contains(&port))
+}
+
 /// `IPv4` or `IPv6`.
 fn family(ip: IpAddr) -> &'static str {
     if ip.is_ipv4() { "IPv4" } else { "IPv6" }
@@ -149,6 +166,19 @@ mod tests {
         assert!(!local_route_covers(UNREACHABLE, ip("::2")));
         assert!(!local_route_covers("garbage", ip("::1")));
         assert!(!local_route_covers("", ip("::1")));
+    }
+
+    #[test]
+    fn only_ephemeral_ports_may_self_connect() {
+        let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+        let v: Vec<u16> = text
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let (lo, hi) = (v[0], v[1]);
+        assert!(may_self_connect(lo) && may_self_connect(hi));
+        assert!(!may_self_connect(lo - 1));
+        assert!(hi == u16::MAX || !may_self_connect(hi + 1));
     }
 
     #[test]
