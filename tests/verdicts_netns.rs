@@ -51,6 +51,18 @@ fn lab_service_wants(addr: &'static str, filtered_attempts: u64) -> Vec<Want> {
     w
 }
 
+/// The same wants with the attempt counts unchecked: `--timing auto` confirms a short wait with
+/// a second SYN, so its counts differ from the fixed table's while every verdict must not.
+fn any_attempts(wants: &[Want]) -> Vec<Want> {
+    wants
+        .iter()
+        .map(|w| Want {
+            attempts: None,
+            ..*w
+        })
+        .collect()
+}
+
 fn table_inventory(addr: &str, wants: &[Want]) -> String {
     let targets: Vec<String> = wants
         .iter()
@@ -123,12 +135,15 @@ fn v4_rule_table() {
         ],
         &format!(
             "lab_start svc --ip {A} {LAB_SERVICES}\n\
-             scan v4 inv.yaml --format ndjson --no-progress --timeout 1500ms --linger 500ms --retries 1"
+             scan v4 inv.yaml --format ndjson --no-progress --timeout 1500ms --linger 500ms --retries 1 --timing fixed\n\
+             scan v4auto inv.yaml --format ndjson --no-progress --timeout 1500ms --linger 500ms --retries 1 --timing auto"
         ),
     );
     check_records(&run, "v4", &wants);
     check_stream_banner_bounded(&run, "v4");
     assert_rc(&run, "v4", 0);
+    check_records(&run, "v4auto", &any_attempts(&wants));
+    assert_rc(&run, "v4auto", 0);
 }
 
 #[test]
@@ -176,12 +191,15 @@ fn v6_rule_table() {
         ],
         &format!(
             "lab_start svc --ip {A} {LAB_SERVICES}\n\
-             scan v6 inv.yaml --format ndjson --no-progress --timeout 3s --linger 500ms --retries 0"
+             scan v6 inv.yaml --format ndjson --no-progress --timeout 3s --linger 500ms --retries 0 --timing fixed\n\
+             scan v6auto inv.yaml --format ndjson --no-progress --timeout 3s --linger 500ms --retries 0 --timing auto"
         ),
     );
     check_records(&run, "v6", &wants);
     check_stream_banner_bounded(&run, "v6");
     assert_rc(&run, "v6", 0);
+    check_records(&run, "v6auto", &any_attempts(&wants));
+    assert_rc(&run, "v6auto", 0);
 }
 
 /// Checklist 7: Linux holds an icmpv6 reject of a connecting socket until its first SYN

@@ -83,11 +83,11 @@ impl Holding {
             let marks = clock.late_marks();
             if marks != self.marks {
                 self.marks = marks;
-                let (late, keep): (Vec<Held>, VecDeque<Held>) = std::mem::take(&mut self.kept)
+                let (late, keep): (VecDeque<Held>, VecDeque<Held>) = std::mem::take(&mut self.kept)
                     .into_iter()
                     .partition(|h| clock.is_late(h.addr));
                 self.kept = keep;
-                due.recheck = late;
+                due.recheck = late.into();
             }
         }
         while self.kept.len() > HELD_MAX {
