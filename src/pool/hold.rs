@@ -119,3 +119,53 @@ pub(super) fn rechecked(prior: Outcome, mut now: Outcome) -> Outcome {
     );
     now
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::inventory::{Inventory, Overrides};
+    use crate::verdict::Verdict;
+
+    fn held(target: &Arc<Target>, addr: &str, port: u16) -> Held {
+        let mut outcome = Outcome::without_connect(Verdict::Filtered, None, "short".into());
+        outcome.provisional = true;
+        Held {
+            target: target.clone(),
+            addr: addr.parse().unwrap(),
+            port,
+            outcome,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_late_mark_rechecks_its_group_and_the_bound_sends_the_oldest() {
+        let text = "targets:\n  - {host: 127.0.0.1, port: 1}\n";
+        let inv = Inventory::parse_str("t.yaml", text, Overrides::default()).unwrap();
+        let t = inv.targets[0].clone();
+        let clock = Clock::new();
+        let (tx, mut h) = Holding::new();
+        tx.send(held(&t, "127.0.0.1", 1)).unwrap();
+        tx.send(held(&t, "127.0.1.1", 2)).unwrap();
+        let due = h.look(&clock);
+        assert!(due.recheck.is_empty() && due.release.is_empty());
+        // A late answer from another address of 127.0.0.0/24 makes the group late.
+        clock.late("127.0.0.9".parse().unwrap());
+        tokio::time::sleep(LOOK_EVERY).await;
+        let due = h.look(&clock);
+        let ports: Vec<u16> = due.recheck.iter().map(|h| h.port).collect();
+        assert_eq!(ports, [1]);
+        assert!(due.release.is_empty());
+        // Past the bound the oldest go out as measured, and final.
+        for p in 0..=HELD_MAX as u16 {
+            tx.send(held(&t, "127.0.2.1", 100 + p)).unwrap();
+        }
+        let due = h.look(&clock);
+        let ports: Vec<u16> = due.release.iter().map(|h| h.port).collect();
+        assert_eq!(ports, [2, 100]);
+        let (_, _, _, o) = due.release.into_iter().next().unwrap().into_final();
+        assert!(!o.provisional);
+        drop(tx);
+        assert_eq!(h.drain().await.len(), HELD_MAX);
+    }
+}
