@@ -314,6 +314,14 @@ impl Dispatcher {
             .admit(SocketAddr::new(addr, port), &self.shutdown)
             .await
         else {
+            // Interrupted before a recheck could start: the held verdict goes out as measured.
+            if let Some(mut o) = prior {
+                o.provisional = false;
+                let _ = self
+                    .tx
+                    .send(Record::new(target, Some(addr), port, o, &self.meta))
+                    .await;
+            }
             return;
         };
         let plan = self
