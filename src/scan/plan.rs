@@ -292,12 +292,19 @@ mod tests {
             concurrency: 1000,
             per_host: 1000,
             retries: 0,
+            timing: crate::timing::Mode::Fixed,
             ..Limits::default()
         };
         let p = Plan::of(&inv, &limits);
         assert_eq!(p.probes, 3000);
         assert_eq!(p.hosts, 1);
         assert_eq!(p.worst, Duration::from_secs(3));
+        // Auto timing adds one timeout per wave: a short-wait `filtered` may be rechecked.
+        let auto = Limits {
+            timing: crate::timing::Mode::Auto,
+            ..limits
+        };
+        assert_eq!(Plan::of(&inv, &auto).worst, Duration::from_secs(6));
         // The per-host cap bounds a one-host sweep.
         let capped = Plan::of(
             &inv,
