@@ -90,8 +90,16 @@ impl Holding {
                 due.recheck = late.into();
             }
         }
+        // Over the bound: the oldest go out, rechecked if their address is late by now (it may
+        // have turned late after the last look's count but before they arrived).
         while self.kept.len() > HELD_MAX {
-            due.release.extend(self.kept.pop_front());
+            if let Some(h) = self.kept.pop_front() {
+                if clock.is_late(h.addr) {
+                    due.recheck.push(h);
+                } else {
+                    due.release.push(h);
+                }
+            }
         }
         due
     }
